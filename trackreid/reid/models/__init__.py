@@ -1,0 +1,1 @@
+"""ReID network architectures: OSNet family, BDB, PMM."""

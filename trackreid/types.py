@@ -1,0 +1,91 @@
+"""Array layouts at the package boundary and the one place where user input is validated.
+
+Detections: (N, 6) float32 ``x1, y1, x2, y2, score, cls`` in pixels.
+Tracks:     (M, 8) float32 ``x1, y1, x2, y2, track_id, score, cls, det_index`` (BoxMOT's layout).
+
+Rules (documented once, here):
+- NaN or infinite values, a wrong shape, or a non-numeric dtype raise ``ValueError`` naming the problem.
+- Inverted boxes (``x2 < x1`` or ``y2 < y1``) raise ``ValueError``: they signal a wrong box format (xywh given
+  as xyxy), which silently clipping would hide.
+- Zero-area boxes (``x2 == x1`` or ``y2 == y1``), typically a box clipped away at the frame border, are dropped;
+  their ``det_index`` never appears in the output.
+- Scores outside [0, 1] are clipped.
+- An empty array (``(0, 6)``, ``(0,)`` or ``[]``) is a normal frame with no detections.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DET_COLS = 6
+TRACK_COLS = 8
+
+
+def _as_float_array(x, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{what}: cannot be read as a numeric array ({exc})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{what}: expected a numeric array, got dtype {arr.dtype}")
+    return arr
+
+
+def validate_detections(dets) -> tuple[np.ndarray, np.ndarray]:
+    """Check an (N, 6) detections array; return it as float32 plus the indices of the rows kept.
+
+    The returned index array maps each kept row back to the caller's row number (for ``det_index``).
+    """
+    if dets is None:
+        dets = np.empty((0, DET_COLS), np.float32)
+    arr = _as_float_array(dets, "detections")
+    if arr.size == 0:
+        return np.empty((0, DET_COLS), np.float32), np.empty(0, np.int64)
+    if arr.ndim != 2 or arr.shape[1] != DET_COLS:
+        raise ValueError(
+            f"detections: expected shape (N, 6) as x1,y1,x2,y2,score,cls, got {arr.shape}"
+        )
+    arr = arr.astype(np.float32, copy=True)
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        raise ValueError(f"detections: rows {np.flatnonzero(bad)[:10].tolist()} contain NaN or inf")
+    inverted = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
+    if inverted.any():
+        i = int(np.flatnonzero(inverted)[0])
+        raise ValueError(
+            f"detections: {int(inverted.sum())} inverted box(es), e.g. row {i} = {arr[i, :4].tolist()}; "
+            "boxes must be x1,y1,x2,y2 with x2 >= x1 and y2 >= y1 (convert xywh first)"
+        )
+    np.clip(arr[:, 4], 0.0, 1.0, out=arr[:, 4])
+    keep = np.flatnonzero((arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1]))
+    return arr[keep], keep
+
+
+def validate_embeddings(emb, n: int, dim: int | None = None) -> np.ndarray:
+    """Check an (n, D) embeddings array; return it float32 and L2-normalised."""
+    arr = _as_float_array(emb, "embeddings")
+    if arr.size == 0 and n == 0:
+        return np.empty((0, dim or (arr.shape[1] if arr.ndim == 2 else 0)), np.float32)
+    if arr.ndim != 2:
+        raise ValueError(f"embeddings: expected shape (N, D), got {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"embeddings: got {arr.shape[0]} rows for {n} detections; pass one row per detection")
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(f"embeddings: expected dimension {dim} (as in earlier frames), got {arr.shape[1]}")
+    arr = arr.astype(np.float32, copy=True)
+    if not np.isfinite(arr).all():
+        raise ValueError("embeddings: contain NaN or inf")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("embeddings: an all-zero row cannot be normalised")
+    return arr / norms
+
+
+def validate_frame(frame) -> np.ndarray:
+    """Check a BGR uint8 image of shape (H, W, 3)."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame: expected a numpy array (H, W, 3) BGR uint8, got {type(frame).__name__}")
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"frame: expected shape (H, W, 3) BGR, got {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame: expected dtype uint8, got {frame.dtype}")
+    return frame
