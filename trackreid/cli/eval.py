@@ -1,0 +1,83 @@
+"""``trackreid-eval``: MOT metrics (HOTA, MOTA, IDF1, IDSW, FP, FN) of tracker results, computed by TrackEval."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from trackreid.evaluation.mot import GT_FORMATS, SUMMARY_KEYS, evaluate_mot, format_table
+
+EXTRA_KEYS = ("DetA", "AssA", "MOTP", "IDP", "IDR", "Recall", "Precision", "MT", "ML", "Frag")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trackreid-eval",
+        description="Evaluate MOTChallenge-format tracker results against ground truth with TrackEval. "
+        "Expects GT_ROOT/SEQ/gt/gt.txt (+ optional seqinfo.ini) and RESULTS_DIR/SEQ.txt.",
+    )
+    p.add_argument("--gt", required=True, type=Path, metavar="GT_ROOT", help="folder holding one SEQ/gt/gt.txt per sequence")
+    p.add_argument("--results", required=True, type=Path, metavar="RESULTS_DIR", help="folder holding one SEQ.txt per sequence")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="also write all numbers to this JSON file")
+    p.add_argument("--sequences", nargs="+", default=None, metavar="SEQ", help="evaluate only these sequences (default: all in --gt)")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold for MOTA/IDF1 (default 0.5)")
+    p.add_argument(
+        "--gt-format",
+        choices=GT_FORMATS,
+        default="auto",
+        help="mot17/mot20: MOTChallenge class and distractor filtering; plain: IoU only (MOT15, custom gt); "
+        "auto (default): mot17/mot20 when the gt has MOTChallenge classes, else plain",
+    )
+    p.add_argument(
+        "--missing",
+        choices=("error", "empty"),
+        default="error",
+        help="a sequence without a results file: fail (default) or score it as empty",
+    )
+    p.add_argument(
+        "--clip-to-gt",
+        action="store_true",
+        help="ignore result rows after the last gt frame (for trimmed ground truth)",
+    )
+    p.add_argument("--all", action="store_true", help="print the extra metrics too (DetA, AssA, MOTP, ...)")
+    return p
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        results = evaluate_mot(
+            args.gt,
+            args.results,
+            sequences=args.sequences,
+            iou_threshold=args.iou,
+            gt_format=args.gt_format,
+            missing=args.missing,
+            clip_to_gt=args.clip_to_gt,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"trackreid-eval: error: {exc}", file=sys.stderr)
+        return 2
+    keys = SUMMARY_KEYS + EXTRA_KEYS if args.all else SUMMARY_KEYS
+    print(format_table(results, keys))
+    print("(HOTA, MOTA, IDF1 and the other ratios in %; IDSW, FP, FN are counts)")
+    if args.json is not None:
+        _write_json(args.json, results)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
