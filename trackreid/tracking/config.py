@@ -1,0 +1,156 @@
+"""Tracker settings: one dataclass, each default documented once, loadable from YAML."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+CMC_METHODS = (None, "sparse_flow")
+
+
+@dataclass
+class TrackerConfig:
+    """Association policy and lifecycle settings of :class:`trackreid.Tracker`.
+
+    Distances are in [0, 1] for IoU (``1 - IoU``) and in [0, 2] for appearance (cosine distance of L2-normalised
+    features). Spatial gates are in units of the track's box height, so they scale with how far a person is from
+    the camera.
+    """
+
+    # --- detection split (ByteTrack) ---
+    track_high_thresh: float = 0.5
+    """Detections scoring at least this enter the first (appearance + motion) association stage."""
+    track_low_thresh: float = 0.1
+    """Detections scoring below this are ignored; those between low and high only extend existing tracks."""
+    new_track_thresh: float = 0.6
+    """An unmatched high-score detection starts a new (tentative) track only if it scores at least this."""
+
+    # --- first stage: confirmed and lost tracks vs high-score detections ---
+    match_thresh: float = 0.8
+    """Largest fused cost accepted in the first stage."""
+    appearance_weight: float = 0.5
+    """Weight of the appearance distance in the fused cost (the rest goes to ``1 - IoU``); 0 = motion only."""
+    appearance_thresh: float = 0.5
+    """Cosine distance above which a track and a detection are never matched (a veto on clear mismatches, so a
+    crossing cannot hand a track to someone who looks different)."""
+    gate_radius: float = 1.0
+    """Spatial gate of the fused (motion + appearance) cost: largest centre distance, in track box heights;
+    boxes overlapping the prediction (IoU > 0.1) always pass."""
+    size_ratio: float = 1.6
+    """Largest ratio between track and detection box heights accepted by the spatial gate."""
+
+    # --- re-identification of lost tracks (leans on appearance) ---
+    track_buffer: int = 90
+    """Frames a confirmed track is kept as lost (re-identifiable) before it is removed for good."""
+    reid_thresh: float = 0.35
+    """Largest cosine distance for re-identifying a lost track (appearance is then the main cost)."""
+    reid_gate_growth: float = 0.08
+    """The spatial gate of a lost track widens by this many box heights per frame lost..."""
+    reid_gate_max: float = 4.0
+    """...up to this many box heights."""
+    reid_motion_weight: float = 0.2
+    """Weight of the normalised centre distance added to the appearance distance when re-identifying."""
+
+    # --- second stage (low-score detections, motion only) and tentative tracks ---
+    low_match_thresh: float = 0.5
+    """Largest ``1 - IoU`` accepted when a low-score detection extends an unmatched confirmed track."""
+    tentative_match_thresh: float = 0.7
+    """Largest fused cost accepted when matching tentative tracks to the remaining high-score detections."""
+    min_hits: int = 2
+    """Matched frames (including the first) before a tentative track is confirmed and gets an ID."""
+
+    # --- appearance memory ---
+    ema_alpha: float = 0.9
+    """Feature memory momentum: ``f = a * f + (1 - a) * e`` for a fully trusted detection."""
+    occlusion_trust: bool = False
+    """Trust the embedding of a detection that someone in front covers less: its weight in the feature-memory
+    update shrinks with the covered fraction, and when more than half is covered the appearance veto is skipped.
+    Off by default (on the synthetic benchmark the veto on every box keeps more identities); worth trying with a
+    ReID model whose features of half-hidden people are unreliable."""
+
+    # --- motion model ---
+    std_weight_position: float = 1.0 / 20
+    """Kalman position noise, as a fraction of box size."""
+    std_weight_velocity: float = 1.0 / 160
+    """Kalman velocity noise, as a fraction of box size."""
+    nsa: bool = False
+    """Scale the measurement noise by ``1 - score`` (StrongSORT's NSA Kalman): confident boxes move tracks more.
+    Off by default: with jittery boxes the smoothing of the plain filter localises better."""
+    cmc: str | None = None
+    """Camera-motion compensation: None or ``"sparse_flow"`` (OpenCV optical flow; needs ``frame``)."""
+    cmc_downscale: int = 2
+    """Frames are shrunk by this factor before camera-motion estimation."""
+
+    # --- classes ---
+    class_aware: bool = True
+    """Only match a track to detections of its own class (False: the class is ignored for association)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type == "float" and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ValueError(f"TrackerConfig.{f.name} must be a number, got {v!r}")
+            if f.type == "int" and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ValueError(f"TrackerConfig.{f.name} must be an integer, got {v!r}")
+            if f.type == "bool" and not isinstance(v, bool):
+                raise ValueError(f"TrackerConfig.{f.name} must be true or false, got {v!r}")
+        for name in ("track_high_thresh", "track_low_thresh", "new_track_thresh", "ema_alpha"):
+            v = getattr(self, name)
+            if not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"TrackerConfig.{name} must be in [0, 1], got {v}")
+        if self.track_low_thresh > self.track_high_thresh:
+            raise ValueError(
+                f"TrackerConfig.track_low_thresh ({self.track_low_thresh}) must not exceed "
+                f"track_high_thresh ({self.track_high_thresh})"
+            )
+        if not 0.0 <= self.appearance_weight <= 1.0:
+            raise ValueError(f"TrackerConfig.appearance_weight must be in [0, 1], got {self.appearance_weight}")
+        for name in ("match_thresh", "low_match_thresh", "tentative_match_thresh", "appearance_thresh",
+                     "reid_thresh", "gate_radius", "reid_gate_max", "std_weight_position",
+                     "std_weight_velocity"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"TrackerConfig.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("reid_gate_growth", "reid_motion_weight"):
+            if float(getattr(self, name)) < 0:
+                raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.size_ratio < 1:
+            raise ValueError(f"TrackerConfig.size_ratio must be >= 1, got {self.size_ratio}")
+        if int(self.track_buffer) < 0 or int(self.min_hits) < 1 or int(self.cmc_downscale) < 1:
+            raise ValueError("TrackerConfig: track_buffer must be >= 0, min_hits >= 1 and cmc_downscale >= 1")
+        if self.cmc not in CMC_METHODS:
+            raise ValueError(f"TrackerConfig.cmc must be one of {CMC_METHODS}, got {self.cmc!r}")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrackerConfig":
+        """Build from a mapping; unknown keys raise ``ValueError`` listing the valid ones."""
+        if not isinstance(values, dict):
+            raise ValueError(f"tracker config: expected a mapping of settings, got {type(values).__name__}")
+        valid = cls.field_names()
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise ValueError(f"tracker config: unknown key(s) {unknown}; valid keys are: {', '.join(valid)}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrackerConfig":
+        """Load settings from a YAML mapping (the CLI's ``--tracker-config``); absent keys keep their defaults."""
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"tracker config: file not found: {path}")
+        with path.open("r", encoding="utf-8") as fh:
+            values = yaml.safe_load(fh)
+        if values is None:
+            values = {}
+        try:
+            return cls.from_dict(values)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (in {path})") from None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
