@@ -1,0 +1,351 @@
+"""The appearance encoder: (BGR frame, boxes) -> L2-normalised embeddings, with crops cut on the device.
+
+Per frame the image goes to the device once (as uint8); every box is cut and resized there in one batched
+``torchvision.ops.roi_align`` call (bilinear, ``aligned=True``, with adaptive sampling so that large boxes are
+averaged rather than aliased when shrunk), then BGR -> RGB, /255 and the model's mean/std, and one forward per chunk
+of ``batch_size`` crops. On CUDA the network runs in fp16; on CUDA and CPU in channels_last memory format.
+The CPU path runs the same roi_align arithmetic in fp32 (box by box from small regions, spread over the intra-op
+threads, because there converting the whole frame to float costs more than the crops), so features agree within
+floating-point tolerance.
+
+Boxes are clipped to the frame. A box that is empty after clipping (entirely outside the frame, or zero-size) still
+gets a row, cut from a 1-pixel box at the nearest border, so row ``i`` of the output always belongs to box ``i``;
+such rows carry no identity information.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import numpy as np
+import torch
+
+from trackreid.types import validate_frame
+
+__all__ = ["Encoder", "build_encoder", "resolve_torch_device"]
+
+log = logging.getLogger(__name__)
+
+NO_WEIGHTS_WARNING = (
+    "ReID encoder {name!r} has NO trained weights: it is randomly initialised, so its embeddings barely separate "
+    "people and identities will be poor (ID switches after occlusions). Pass weights=... (a file or a known name "
+    "such as 'osnet_x0_25_market1501'; see trackreid.reid.weights.known_weights())."
+)
+
+
+def resolve_torch_device(device="auto") -> torch.device:
+    """``"auto"`` -> the first CUDA GPU when usable, else CPU; ``"cuda"``/``"cuda:N"``/``N`` require that GPU."""
+    if isinstance(device, torch.device):
+        d = str(device)
+    else:
+        d = "auto" if device is None else str(device).strip().lower()
+    if d.isdigit():
+        d = f"cuda:{d}"
+    if d == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    if d == "cpu":
+        return torch.device("cpu")
+    if d == "cuda" or (d.startswith("cuda:") and d[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but no CUDA GPU is usable here "
+                             "(torch.cuda.is_available() is False); use device='cpu' or 'auto'")
+        idx = int(d[5:]) if ":" in d else 0
+        if idx >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+        return torch.device(f"cuda:{idx}")
+    if d == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError("device 'mps' requested but Apple MPS is not available here")
+        return torch.device("mps")
+    raise ValueError(f"device {device!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+_POOL = None
+
+
+def _cpu_pool(workers: int):
+    """A shared thread pool for splitting CPU roi_align calls (created on first use, grown when needed)."""
+    global _POOL
+    if _POOL is None or _POOL._max_workers < workers:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trackreid-crop")
+    return _POOL
+
+
+def _roi_align(img: torch.Tensor, rois: torch.Tensor, size, sampling_ratio: int) -> torch.Tensor:
+    from torchvision.ops import roi_align
+
+    return roi_align(img, rois, output_size=size, spatial_scale=1.0, sampling_ratio=sampling_ratio, aligned=True)
+
+
+def _region(b: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
+    """Integer x0, y0, x1, y1 covering boxes ``b`` plus a 1-pixel margin, inside the frame."""
+    return (max(int(np.floor(b[:, 0].min())) - 1, 0), max(int(np.floor(b[:, 1].min())) - 1, 0),
+            min(int(np.ceil(b[:, 2].max())) + 1, w), min(int(np.ceil(b[:, 3].max())) + 1, h))
+
+
+def _cut_boxes_cpu(frame: torch.Tensor, boxes: np.ndarray, size, sampling_ratio: int) -> torch.Tensor:
+    """(k, 3, h, w) float crops of ``boxes`` from the uint8 (H, W, 3) ``frame``, each from its own region."""
+    hh, ww = frame.shape[:2]
+    out = torch.empty((len(boxes), 3, *size), dtype=torch.float32)
+    for i, box in enumerate(boxes):
+        x0, y0, x1, y1 = _region(box[None], ww, hh)
+        reg = frame[y0:y1, x0:x1].permute(2, 0, 1).unsqueeze(0).to(torch.float32, memory_format=torch.contiguous_format)
+        roi = torch.tensor([[0.0, box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0]], dtype=torch.float32)
+        out[i] = _roi_align(reg, roi, size, sampling_ratio)[0]
+    return out
+
+
+def _as_boxes(boxes) -> np.ndarray:
+    """(N, >=4) array-like -> float32 (N, 4) xyxy; only the first four columns are read, so (N, 6) detections
+    can be passed as they are."""
+    if boxes is None:
+        return np.empty((0, 4), np.float32)
+    arr = np.asarray(boxes)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"boxes: expected a numeric (N, 4) array of x1,y1,x2,y2, got dtype {arr.dtype}")
+    if arr.size == 0:
+        return np.empty((0, 4), np.float32)
+    if arr.ndim != 2 or arr.shape[1] < 4:
+        raise ValueError(f"boxes: expected shape (N, 4) as x1,y1,x2,y2, got {arr.shape}")
+    arr = np.ascontiguousarray(arr[:, :4], dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"boxes: rows {np.flatnonzero(~np.isfinite(arr).all(1))[:10].tolist()} contain NaN or inf")
+    inv = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
+    if inv.any():
+        i = int(np.flatnonzero(inv)[0])
+        raise ValueError(f"boxes: {int(inv.sum())} inverted box(es), e.g. row {i} = {arr[i].tolist()}; expected "
+                         "x1,y1,x2,y2 with x2 >= x1 and y2 >= y1 (convert xywh first)")
+    return arr
+
+
+def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Clip xyxy boxes to the frame; boxes left empty become 1-pixel boxes at the nearest border."""
+    b = boxes.copy()
+    np.clip(b[:, 0::2], 0.0, width, out=b[:, 0::2])
+    np.clip(b[:, 1::2], 0.0, height, out=b[:, 1::2])
+    for lo, hi, size in ((0, 2, width), (1, 3, height)):
+        empty = b[:, hi] - b[:, lo] < 1.0
+        if empty.any():
+            start = np.minimum(b[empty, lo], size - 1.0)
+            b[empty, lo] = start
+            b[empty, hi] = start + 1.0
+    return b
+
+
+class Encoder:
+    """Turns (frame, boxes) into (N, D) float32 L2-normalised embeddings (see the module docstring).
+
+    model: the network (eval mode is set here); spec: its ``ModelSpec`` (input size, mean, std, feature_dim).
+    device: where everything runs. half: fp16 (CUDA only; None = on CUDA). batch_size: crops per forward; bigger
+    N is split into chunks of this size. sampling_ratio: roi_align samples per output pixel per axis; 0 (default)
+    adapts to the box size (ceil(box / output)), which averages when shrinking large boxes instead of aliasing.
+    """
+
+    def __init__(self, model: torch.nn.Module, spec, device="auto", half: bool | None = None, batch_size: int = 64,
+                 sampling_ratio: int = 0, weights_report=None):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        self.device = resolve_torch_device(device)
+        if half is None:
+            half = self.device.type == "cuda"
+        elif half and self.device.type != "cuda":
+            warnings.warn(f"half=True is for CUDA; running fp32 on {self.device}", stacklevel=2)
+            half = False
+        self.half = bool(half)
+        self.spec = spec
+        self.dim = int(spec.feature_dim)
+        self.input_size = tuple(int(v) for v in spec.input_size)
+        self.batch_size = batch_size
+        self.sampling_ratio = int(sampling_ratio)
+        self.weights_report = weights_report
+        self.dtype = torch.float16 if self.half else torch.float32
+        self.model = model.eval().to(self.device)
+        if self.half:
+            self.model = self.model.half()
+        # channels_last: faster convolutions with cuDNN fp16 and with oneDNN on CPU (~1.3x for OSNet x0.25 there)
+        self.channels_last = self.device.type in ("cuda", "cpu")
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        # x_norm = x_bgr_flipped * scale + bias  (== (x / 255 - mean) / std, per RGB channel)
+        mean = torch.tensor(spec.mean, dtype=torch.float32)
+        std = torch.tensor(spec.std, dtype=torch.float32)
+        self._scale = (1.0 / (255.0 * std)).view(1, 3, 1, 1).to(self.device)
+        self._bias = (-mean / std).view(1, 3, 1, 1).to(self.device)
+        self._pinned: torch.Tensor | None = None
+
+    def __repr__(self) -> str:
+        return (f"Encoder({self.spec.name}, dim={self.dim}, device={self.device}, half={self.half}, "
+                f"input={self.input_size[0]}x{self.input_size[1]}, batch_size={self.batch_size})")
+
+    # ---- preprocessing ------------------------------------------------------------------------------------------
+    def _upload(self, frame: np.ndarray) -> torch.Tensor:
+        """The (H, W, 3) uint8 frame on the device, through a reused pinned buffer on CUDA."""
+        src = torch.from_numpy(np.ascontiguousarray(frame))
+        if self.device.type != "cuda":
+            return src.to(self.device)
+        if self._pinned is None or self._pinned.shape != src.shape:
+            self._pinned = torch.empty(src.shape, dtype=torch.uint8, pin_memory=True)
+        self._pinned.copy_(src)
+        return self._pinned.to(self.device, non_blocking=True)
+
+    def _normalise(self, crops: torch.Tensor) -> torch.Tensor:
+        """(N, 3, h, w) float BGR 0..255 -> model input (RGB, mean/std, dtype and memory format)."""
+        x = torch.flip(crops, dims=(1,)).mul_(self._scale).add_(self._bias)
+        if self.half:
+            x = x.to(self.dtype)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _prepare(self, frame: np.ndarray, boxes):
+        """Upload the frame once. On an accelerator: the (1, 3, h, w) float32 region the boxes cover and their
+        (N, 5) rois. On CPU: the uint8 frame tensor and the clipped (N, 4) boxes (cut box by box, see ``_cut``)."""
+        frame = validate_frame(frame)
+        h, w = frame.shape[:2]
+        b = clip_boxes(_as_boxes(boxes), w, h)
+        if self.device.type == "cpu":
+            return torch.from_numpy(np.ascontiguousarray(frame)), b
+        # Only the region the boxes cover is converted to float. This is exact: with a 1-pixel margin every
+        # bilinear tap roi_align takes lies inside it, and at the frame border both clamp the same way.
+        x0, y0, x1, y1 = _region(b, w, h)
+        img = self._upload(frame)[y0:y1, x0:x1]
+        img = img.permute(2, 0, 1).unsqueeze(0).to(torch.float32, memory_format=torch.contiguous_format)
+        b[:, 0::2] -= x0
+        b[:, 1::2] -= y0
+        rois = np.concatenate([np.zeros((len(b), 1), np.float32), b], axis=1)
+        return img, torch.from_numpy(rois).to(self.device, non_blocking=True)
+
+    def _cut(self, img, rois) -> torch.Tensor:
+        """Crops at the model's input size, normalised. On an accelerator one roi_align call cuts every box. On
+        CPU each box is cut from its own small float region (converting the whole frame to float would cost more
+        than the crops), with the boxes shared among the intra-op threads; the arithmetic is the same."""
+        if self.device.type != "cpu":
+            return self._normalise(_roi_align(img, rois, self.input_size, self.sampling_ratio))
+        parts = min(torch.get_num_threads(), len(rois) // 4)
+        if parts <= 1:
+            return self._normalise(_cut_boxes_cpu(img, rois, self.input_size, self.sampling_ratio))
+        pool = _cpu_pool(parts)
+        futs = [pool.submit(_cut_boxes_cpu, img, r, self.input_size, self.sampling_ratio)
+                for r in np.array_split(rois, parts)]
+        return self._normalise(torch.cat([f.result() for f in futs]))
+
+    def preprocess(self, frame: np.ndarray, boxes) -> torch.Tensor:
+        """Model-ready crops (N, 3, H, W) of ``boxes`` in ``frame``, cut on the device in one batch."""
+        if len(_as_boxes(boxes)) == 0:
+            validate_frame(frame)
+            return torch.empty((0, 3, *self.input_size), dtype=self.dtype, device=self.device)
+        return self._cut(*self._prepare(frame, boxes))
+
+    # ---- inference ----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Model-ready batch -> (N, D) float32 L2-normalised features on the device, in chunks of batch_size."""
+        n = x.shape[0]
+        out = torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
+        for s in range(0, n, self.batch_size):
+            out[s:s + self.batch_size] = self.model(x[s:s + self.batch_size]).float()
+        return torch.nn.functional.normalize(out, dim=1)
+
+    @torch.inference_mode()
+    def __call__(self, frame: np.ndarray, boxes) -> np.ndarray:
+        """Embeddings (N, D) float32, L2-normalised, row i for box i; (0, D) for no boxes."""
+        b = _as_boxes(boxes)
+        n = len(b)
+        if n == 0:
+            validate_frame(frame)
+            return np.empty((0, self.dim), np.float32)
+        img, rois = self._prepare(frame, b)
+        if n <= self.batch_size:
+            return self.forward(self._cut(img, rois)).cpu().numpy()
+        # Large N: one upload, then cut and run one chunk at a time so crop memory stays bounded.
+        out = torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
+        for s in range(0, n, self.batch_size):
+            out[s:s + self.batch_size] = self.forward(self._cut(img, rois[s:s + self.batch_size]))
+        return out.cpu().numpy()
+
+    embed = __call__
+
+    @torch.inference_mode()
+    def encode_crops(self, crops) -> np.ndarray:
+        """Embeddings of already-cut BGR uint8 crops (a list of (h, w, 3) arrays of any sizes, or (N, h, w, 3)),
+        with the same resize and normalisation as ``__call__`` (each crop is treated as a whole-image box)."""
+        if isinstance(crops, np.ndarray) and crops.ndim == 3:
+            crops = [crops]
+        crops = list(crops)
+        if not crops:
+            return np.empty((0, self.dim), np.float32)
+        for i, c in enumerate(crops):
+            try:
+                validate_frame(c)
+            except ValueError as exc:
+                raise ValueError(f"crops[{i}]: {exc}") from None
+        out = torch.empty((len(crops), self.dim), dtype=torch.float32, device=self.device)
+        for s in range(0, len(crops), self.batch_size):
+            part = crops[s:s + self.batch_size]
+            hm = max(c.shape[0] for c in part)
+            wm = max(c.shape[1] for c in part)
+            canvas = torch.zeros((len(part), hm, wm, 3), dtype=torch.uint8)
+            for i, c in enumerate(part):
+                h, w = c.shape[:2]
+                t = torch.from_numpy(np.ascontiguousarray(c))
+                canvas[i, :h, :w] = t
+                # replicate the last row/column once: bilinear taps at the crop edge then read what they would
+                # read at a frame border (the frame path's clamping), so both paths give the same pixels
+                if h < hm:
+                    canvas[i, h, :w] = t[-1]
+                if w < wm:
+                    canvas[i, :h, w] = t[:, -1]
+                if h < hm and w < wm:
+                    canvas[i, h, w] = t[-1, -1]
+            img = canvas.to(self.device).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+            rois = torch.tensor([[i, 0.0, 0.0, c.shape[1], c.shape[0]] for i, c in enumerate(part)],
+                                dtype=torch.float32, device=self.device)
+            x = _roi_align(img, rois, self.input_size, self.sampling_ratio)
+            out[s:s + len(part)] = self.forward(self._normalise(x))
+        return out.cpu().numpy()
+
+
+def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto", half: bool | None = None,
+                  batch_size: int = 64, *, sampling_ratio: int = 0, trust: bool = False,
+                  allow_unverified: bool | None = None) -> Encoder:
+    """Build a ReID encoder.
+
+    name: a model name (``osnet_x1_0``, ``osnet_x0_25``, ``osnet_ain_x1_0``, ``bdb``, ``pmm``; see
+        ``trackreid.reid.models.list_models()``), or None to take the architecture from ``weights``
+        (manifest entry, trackreid checkpoint, or BoxMOT's ``<arch>_<dataset>.pt`` file name).
+    weights: a checkpoint path, a known name (``osnet_x0_25_market1501``; downloaded once, sha256-checked), or
+        None for random weights (a loud warning: identities will be poor).
+    device: "auto" (CUDA if usable, else CPU), "cpu", "cuda", "cuda:N". half: fp16 (CUDA only); None = on CUDA.
+    batch_size: crops per forward pass. trust / allow_unverified: see ``trackreid.reid.weights``.
+    """
+    from .models.registry import build_model, get_spec
+    from .weights import infer_arch, load_weights, read_checkpoint
+
+    ck = None
+    if weights is not None and not (isinstance(weights, str) and weights.strip().lower() in {"", "none"}):
+        ck = read_checkpoint(weights, trust=trust, allow_unverified=allow_unverified)
+    if name is None:
+        if ck is None:
+            raise ValueError("build_encoder: give a model name, or weights to infer the architecture from")
+        name = ck.arch or infer_arch(ck.path) or infer_arch(os.fspath(weights))
+        if name is None:
+            from .weights import guess_arch
+
+            name = guess_arch(ck.state_dict)
+        if name is None:
+            raise ValueError(f"cannot tell the architecture of {ck.path}; pass it as build_encoder(NAME, ...)")
+    spec = get_spec(name)
+    resolve_torch_device(device)  # fail on a bad device before building anything
+    model = build_model(spec.name, num_classes=0)
+    report = None
+    if ck is None:
+        msg = NO_WEIGHTS_WARNING.format(name=spec.name)
+        log.warning(msg)
+        warnings.warn(msg, UserWarning, stacklevel=2)
+    else:
+        report = load_weights(model, ck, arch=spec.name)
+    return Encoder(model, spec, device=device, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio,
+                   weights_report=report)
