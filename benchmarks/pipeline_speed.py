@@ -1,0 +1,183 @@
+"""End-to-end pipeline speed, per stage, ours beside BoxMOT's BotSort with the same detector, detections and
+ReID weights.
+
+Two measurements on the first ``--frames`` frames of a video:
+
+1. **Side by side.** Each frame is decoded and detected once; the same detections and frame go to
+   trackreid (encoder + Tracker) and to BoxMOT ``BotSort`` (its own ReID backend built from the same weights
+   file). Per-stage ms/frame: decode, detect (shared), then embed and associate for each tracker. BoxMOT's
+   embedding time is measured by timing its ReID backend's ``get_features`` inside ``update``; associate is
+   the rest of ``update``.
+2. **Our real pipeline.** ``trackreid.pipeline.run`` as the CLI runs it (background decoding, MOT + JSON lines
+   outputs, annotated video unless ``--no-video``), reporting its own per-stage means and end-to-end fps.
+
+Usage (CPU, the shared data beside the checkout)::
+
+    python benchmarks/pipeline_speed.py --frames 100
+    python benchmarks/pipeline_speed.py --device cuda:0 --half --frames 300     # on a GPU
+
+BotSort runs without camera-motion compensation by default, as our tracker does (``--boxmot-cmc`` turns
+BoxMOT's default ECC on). Torch uses the threads it is given (``--threads``).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def _timed_get_features(model, bucket: list):
+    orig = model.get_features
+
+    def wrapped(*a, **k):
+        t0 = time.perf_counter()
+        out = orig(*a, **k)
+        bucket.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+    model.get_features = wrapped
+
+
+def side_by_side(args) -> dict:
+    import cv2
+
+    from trackreid.detection.base import build_detector
+    from trackreid.pipeline import _embed, build_reid, build_tracker
+
+    dev = args.device
+    det = build_detector(args.detector, classes=("person",), conf=args.conf, device=dev, half=args.half)
+    encoder = build_reid(args.reid, args.reid_weights, device=dev, half=args.half)
+    ours = build_tracker(None)
+    min_score = 0.0 if args.embed_all else ours.config.track_high_thresh
+
+    boxmot = None
+    if not args.skip_boxmot:
+        from boxmot.trackers.box.botsort.tracker import BotSort
+
+        boxmot = BotSort(reid_weights=Path(args.reid_weights), device=dev.replace("cuda:", "") if dev != "cpu"
+                         else "cpu", half=args.half, use_cmc=args.boxmot_cmc)
+    bm_embed: list = []
+    wrapped = False
+
+    cap = cv2.VideoCapture(str(args.video))
+    rows = {k: [] for k in ("decode", "detect", "ours_embed", "ours_assoc", "bm_embed", "bm_assoc", "dets",
+                            "ours_crops")}
+    ours_ids, bm_ids = set(), set()
+    for i in range(args.frames):
+        t0 = time.perf_counter()
+        ok, frame = cap.read()
+        t1 = time.perf_counter()
+        if not ok:
+            break
+        dets = det(frame, i)
+        t2 = time.perf_counter()
+        emb = _embed(encoder, frame, dets, min_score, getattr(encoder, "dim", None))
+        t3 = time.perf_counter()
+        tr = ours.update(dets, frame, embeddings=emb)
+        t4 = time.perf_counter()
+        rows["decode"].append((t1 - t0) * 1e3)
+        rows["detect"].append((t2 - t1) * 1e3)
+        rows["ours_embed"].append((t3 - t2) * 1e3)
+        rows["ours_assoc"].append((t4 - t3) * 1e3)
+        rows["dets"].append(len(dets))
+        rows["ours_crops"].append(int((dets[:, 4] >= min_score).sum()))
+        ours_ids.update(tr[:, 4].astype(int).tolist())
+        if boxmot is not None:
+            n_before = len(bm_embed)
+            t5 = time.perf_counter()
+            out = boxmot.update(dets, frame)
+            t6 = time.perf_counter()
+            if not wrapped and getattr(boxmot, "_reid_model", None) is not None:
+                _timed_get_features(boxmot._reid_model, bm_embed)  # from the next frame on
+                wrapped = True
+            e = sum(bm_embed[n_before:]) if len(bm_embed) > n_before else float("nan")
+            rows["bm_embed"].append(e)
+            rows["bm_assoc"].append((t6 - t5) * 1e3 - (e if e == e else 0.0))
+            bm_ids.update(out[:, 4].astype(int).tolist() if len(out) else [])
+    cap.release()
+    skip = min(args.warmup, max(0, len(rows["decode"]) - 1))  # warm-up frames (model compilation, first allocs)
+    res = {k: [x for x in v[skip:] if x == x] for k, v in rows.items()}
+    res["frames"] = len(rows["decode"])
+    res["ours_ids"], res["bm_ids"] = len(ours_ids), len(bm_ids)
+    return res
+
+
+def real_pipeline(args) -> dict:
+    from trackreid.pipeline import run
+
+    out = ROOT / "runs" / "bench" / "pipeline_speed"
+    return run(args.video, reid=args.reid, reid_weights=args.reid_weights, detector=args.detector, conf=args.conf,
+               device=args.device, half=args.half, output=out, save_video=not args.no_video,
+               max_frames=args.frames, quiet=True)
+
+
+def _m(v) -> float:
+    return statistics.fmean(v) if v else float("nan")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--video", type=Path, default=DATA / "videos" / "street-302f.mp4")
+    p.add_argument("--detector", default=str(DATA / "detectors" / "yolov8n_int8_openvino_model"))
+    p.add_argument("--reid", default="osnet_x0_25")
+    p.add_argument("--reid-weights", default=str(DATA / "reid" / "osnet_x0_25_market1501.pt"))
+    p.add_argument("--frames", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=3, help="first frames left out of the means (default 3)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--half", action="store_true")
+    p.add_argument("--conf", type=float, default=0.25)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--embed-all", action="store_true", help="embed every detection, as BoxMOT does")
+    p.add_argument("--skip-boxmot", action="store_true")
+    p.add_argument("--boxmot-cmc", action="store_true", help="BotSort with its default ECC motion compensation")
+    p.add_argument("--skip-pipeline", action="store_true", help="only the side-by-side loop")
+    p.add_argument("--no-video", action="store_true", help="pipeline run without the annotated video")
+    args = p.parse_args(argv)
+    if not args.video.is_file():
+        print(f"pipeline_speed: video {args.video} not found (the shared data is needed)", file=sys.stderr)
+        return 1
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"video {args.video.name}, {args.frames} frames, device {args.device}, torch threads "
+          f"{torch.get_num_threads()}, detector {Path(args.detector).name}, reid {args.reid} "
+          f"({Path(args.reid_weights).name})")
+
+    r = side_by_side(args)
+    n = len(r["decode"])
+    print(f"\nside by side: {r['frames']} frames ({n} after {args.warmup} warm-up), "
+          f"{_m(r['dets']):.1f} detections/frame, ours embeds {_m(r['ours_crops']):.1f} crops/frame "
+          f"(score >= track_high_thresh{'; all with --embed-all' if args.embed_all else ''}), BoxMOT every detection")
+    dec, det = _m(r["decode"]), _m(r["detect"])
+    cols = [("trackreid", _m(r["ours_embed"]), _m(r["ours_assoc"]), r["ours_ids"])]
+    if not args.skip_boxmot:
+        cols.append(("BoxMOT BotSort", _m(r["bm_embed"]), _m(r["bm_assoc"]), r["bm_ids"]))
+    print(f"{'ms per frame':<24}" + "".join(f"{c[0]:>16}" for c in cols))
+    for name, get in [("decode", lambda c: dec), ("detect", lambda c: det), ("embed (ReID)", lambda c: c[1]),
+                      ("associate", lambda c: c[2]), ("tracking + ReID", lambda c: c[1] + c[2]),
+                      ("total (sequential)", lambda c: dec + det + c[1] + c[2])]:
+        print(f"{name:<24}" + "".join(f"{get(c):>16.2f}" for c in cols))
+    print(f"{'fps (sequential)':<24}" + "".join(f"{1000 / (dec + det + c[1] + c[2]):>16.1f}" for c in cols))
+    print(f"{'tracking+ReID fps':<24}" + "".join(f"{1000 / (c[1] + c[2]):>16.1f}" for c in cols))
+    print(f"{'identities':<24}" + "".join(f"{c[3]:>16d}" for c in cols))
+
+    if not args.skip_pipeline:
+        s = real_pipeline(args)
+        print(f"\nour pipeline (trackreid.pipeline.run, background decoding, outputs"
+              f"{'' if args.no_video else ' incl. annotated video'}): {s['frames']} frames in {s['wall_s']:.1f} s "
+              f"= {s['fps']:.1f} fps end to end; {s['unique_identities']} identities")
+        print("  ms per frame: " + "  ".join(f"{k} {v:.1f}" for k, v in s["stage_ms"].items())
+              + "   (decode runs ahead in its own thread)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The `trackreid` command: a run that writes everything, and one clean stderr line for every bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests._pipeline_data import make_sequence
+from trackreid.cli.track import main
+
+
+@pytest.fixture(scope="module")
+def seq(tmp_path_factory):
+    return make_sequence(tmp_path_factory.mktemp("cli"), "SEQ", frames=10, video=True, images=False)
+
+
+def _one_error_line(capsys, rc):
+    out, err = capsys.readouterr()
+    assert rc == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("trackreid: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_a_full_run_writes_all_outputs(seq, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main([str(seq / "SEQ.mp4"), "--detector", str(seq / "det" / "det.txt"), "--reid", "none",
+               "--output", str(out), "--seq-name", "SEQ"])
+    stdout, stderr = capsys.readouterr()
+    assert rc == 0
+    assert {p.name for p in out.iterdir()} == {"SEQ.txt", "tracks.jsonl", "annotated.mp4", "summary.json"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 10 and summary["unique_identities"] == 3
+    assert "10 frames" in stdout and "3 identities" in stdout and str(out) in stdout
+    assert "frame/s" in stderr  # the progress bar with its rate
+
+
+def test_quiet_default_folder_avi_and_max_frames(seq, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = [str(seq / "SEQ.mp4"), "--detector", str(seq / "det" / "det.txt"), "--reid", "none", "--quiet",
+            "--max-frames", "4", "--video-format", "avi"]
+    assert main(args) == 0 and main(args) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    first, second = tmp_path / "runs/track/SEQ", tmp_path / "runs/track/SEQ2"
+    assert (first / "annotated.avi").is_file() and (second / "summary.json").is_file()
+    assert json.loads((second / "summary.json").read_text())["frames"] == 4
+
+
+@pytest.mark.parametrize("case", [
+    "missing_source", "empty_video", "unknown_reid", "missing_reid_weights", "unfit_reid_weights",
+    "missing_detector", "unfit_detector", "missing_det_txt", "unknown_class", "bad_tracker_config",
+    "no_gpu", "unreachable_stream", "zero_max_frames", "show_without_display",
+])
+def test_bad_inputs_give_one_clear_line(case, seq, tmp_path, capsys, monkeypatch):
+    import torch
+
+    video, det = str(seq / "SEQ.mp4"), str(seq / "det" / "det.txt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint at all")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    bad_yaml = tmp_path / "t.yaml"
+    bad_yaml.write_text("no_such_setting: 3\n")
+    base = ["--output", str(tmp_path / "o"), "--quiet"]
+    args, expect = {
+        "missing_source": ([str(tmp_path / "nope.mp4"), "--detector", det, "--reid", "none"], "does not exist"),
+        "empty_video": ([str(empty), "--detector", det, "--reid", "none"], "empty.mp4"),
+        "unknown_reid": ([video, "--detector", det, "--reid", "osnet_x9"], "osnet_x9"),
+        "missing_reid_weights": ([video, "--detector", det, "--reid", "osnet_x0_25", "--reid-weights",
+                                  str(tmp_path / "none.pt")], "none.pt"),
+        "unfit_reid_weights": ([video, "--detector", det, "--reid", "osnet_x0_25", "--reid-weights", str(junk)],
+                               "junk.pt"),
+        "missing_detector": ([video, "--detector", str(tmp_path / "model.onnx"), "--reid", "none"], "model.onnx"),
+        "unfit_detector": ([video, "--detector", str(junk), "--reid", "none"], "junk.pt"),
+        "missing_det_txt": ([video, "--detector", str(tmp_path / "det.txt"), "--reid", "none"], "det.txt"),
+        "unknown_class": ([video, "--detector", det, "--reid", "none", "--classes", "car"], "people"),
+        "bad_tracker_config": ([video, "--detector", det, "--reid", "none", "--tracker-config", str(bad_yaml)],
+                               "no_such_setting"),
+        "no_gpu": ([video, "--detector", det, "--reid", "none", "--device", "cuda"], "cuda"),
+        "unreachable_stream": (["rtsp://127.0.0.1:9/live", "--detector", det, "--reid", "none"], "stream"),
+        "zero_max_frames": ([video, "--detector", det, "--reid", "none", "--max-frames", "0"], "max_frames"),
+        "show_without_display": ([video, "--detector", det, "--reid", "none", "--show"], "--show"),
+    }[case]
+    monkeypatch.delenv("DISPLAY", raising=False)  # OpenCV's Qt would abort the process; we must refuse first
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if case == "no_gpu" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    line = _one_error_line(capsys, main(args + base))
+    assert expect in line
+    assert not (tmp_path / "o").exists()  # nothing half-made
+
+
+def test_console_entry_exit_code_and_debug(tmp_path):
+    missing = str(tmp_path / "missing.mp4")
+    cmd = [sys.executable, "-m", "trackreid.cli.track", missing, "--reid", "none", "--detector", "x.txt"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()] and "missing.mp4" in p.stderr
+    d = subprocess.run(cmd + ["--debug"], capture_output=True, text=True, timeout=120)
+    assert d.returncode != 0 and "Traceback" in d.stderr
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main([])
+    assert e.value.code == 2

@@ -1,0 +1,234 @@
+"""track_video end to end: results per frame, outputs that agree, interruptions that keep outputs, real data."""
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from tests._pipeline_data import make_sequence
+from trackreid.io.mot import read_mot
+from trackreid.io.sources import Source, SourceInfo
+from trackreid.io.video import video_info
+from trackreid.pipeline import PipelineError, TrackingRun, resolve_device, run, track_video
+
+FRAMES = 16
+
+
+@pytest.fixture(scope="module")
+def seq(tmp_path_factory):
+    return make_sequence(tmp_path_factory.mktemp("pipe"), "SEQ", frames=FRAMES, video=True, images=True)
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _check_outputs_agree(out, frames):
+    summary = json.loads((out / "summary.json").read_text())
+    mot = read_mot(out / "tracks.txt")
+    lines = _jsonl(out / "tracks.jsonl")
+    assert summary["frames"] == frames == len(lines)
+    assert [r["frame"] for r in lines] == list(range(1, frames + 1))
+    rows = [(r["frame"], t["id"], *t["box"]) for r in lines for t in r["tracks"]]
+    assert len(rows) == len(mot) == summary["track_rows"]
+    js = np.array(rows, np.float64).reshape(-1, 6)
+    np.testing.assert_allclose(mot[:, :2], js[:, :2])
+    np.testing.assert_allclose(mot[:, 2:4], js[:, 2:4], atol=0.01)
+    np.testing.assert_allclose(mot[:, 2:4] + mot[:, 4:6], js[:, 4:6], atol=0.02)
+    assert summary["unique_identities"] == len(np.unique(mot[:, 1]))
+    if (out / "annotated.mp4").exists():
+        assert video_info(out / "annotated.mp4")["frames"] == frames
+    return summary, mot, lines
+
+
+def test_video_with_precomputed_detections_and_no_reid(seq, tmp_path):
+    out = tmp_path / "run"
+    gen = track_video(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", output=out, quiet=True)
+    results = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            results.append(next(gen))
+    summary = stop.value.value  # the generator's return value
+    assert len(results) == FRAMES and [r.frame_id for r in results] == list(range(1, FRAMES + 1))
+    assert all(r.tracks.shape[1] == 8 and r.detections.shape == (3, 6) for r in results)
+    assert set(results[0].timings) == {"decode", "detect", "embed", "associate", "write"}
+    on_disk, mot, _ = _check_outputs_agree(out, FRAMES)
+    assert on_disk["status"] == "completed" and summary == on_disk
+    assert summary["unique_identities"] == 3  # three walkers who never meet keep three identities
+    assert set(np.unique(mot[:, 1])) == set(results[-1].ids.tolist())
+    assert summary["stage_ms"]["embed"] == 0.0 and summary["reid"] == "none"
+    assert summary["source_info"]["num_frames"] == FRAMES
+    assert summary["device"] == "cpu" or summary["device"].startswith("cuda")
+
+
+def test_image_folder_source_max_frames_and_run(seq, tmp_path):
+    out = tmp_path / "imgs"
+    summary = run(seq, reid="none", detector=seq / "det" / "det.txt", output=out, quiet=True, max_frames=5,
+                  save_video=False, mot_name="SEQ.txt")
+    assert summary["frames"] == 5 and summary["status"] == "completed"
+    assert not (out / "annotated.mp4").exists()
+    mot = read_mot(out / "SEQ.txt")
+    assert mot[:, 0].max() <= 5
+    assert summary["outputs"]["mot"].endswith("SEQ.txt")
+
+
+def test_api_without_output_writes_nothing(seq, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = TrackingRun(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", quiet=True)
+    n = sum(1 for _ in r)
+    assert n == FRAMES and r.summary["frames"] == FRAMES and r.summary["outputs"] == {}
+    assert list(tmp_path.iterdir()) == []
+
+
+class _CountingEncoder:
+    """A stand-in encoder: one fixed code per walker, from the box position (tests only the plumbing)."""
+
+    dim = 8
+
+    def __init__(self):
+        self.boxes_seen = []
+
+    def __call__(self, frame, boxes):
+        self.boxes_seen.append(len(boxes))
+        e = np.zeros((len(boxes), self.dim), np.float32)
+        e[np.arange(len(boxes)), (boxes[:, 1] // 80).astype(int) % self.dim] = 1.0
+        return e
+
+
+def test_encoder_sees_only_detections_the_tracker_reads_by_appearance(seq, tmp_path):
+    det = tmp_path / "det.txt"  # one low-score row per frame (0.3 < track_high_thresh 0.5)
+    lines = (seq / "det" / "det.txt").read_text().splitlines()
+    det.write_text("\n".join(line.replace(",0.9,", ",0.3,") if i % 3 == 2 else line
+                             for i, line in enumerate(lines)) + "\n")
+    enc = _CountingEncoder()
+    r = TrackingRun(seq / "SEQ.mp4", reid=enc, detector=det, quiet=True, conf=0.1)
+    results = list(r)
+    assert enc.boxes_seen == [2] * FRAMES
+    assert r.summary["frames"] == FRAMES and r.summary["unique_identities"] >= 2
+    assert all(len(x.detections) == 3 for x in results)
+
+
+def test_leaving_the_loop_early_keeps_every_output(seq, tmp_path):
+    out = tmp_path / "early"
+    r = TrackingRun(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", output=out, quiet=True)
+    for res in r:
+        if res.frame_id == 6:
+            break
+    del res
+    import gc
+
+    gc.collect()  # a broken-out generator is finalised when collected; TrackingRun users may also close it
+    summary, mot, _ = _check_outputs_agree(out, 6)
+    assert summary["status"] == "stopped" and r.summary == summary
+    assert not any(t.name.startswith("trackreid-") and t.is_alive() for t in threading.enumerate())
+
+
+class _FailingSource(Source):
+    """Delivers ``ok`` frames of a real video, then fails like a camera that was unplugged."""
+
+    def __init__(self, frames, ok, exc):
+        self.frames, self.ok, self.exc = frames, ok, exc
+        h, w = frames[0].shape[:2]
+        self.info = SourceInfo("cam", "stream", 10.0, w, h, None)
+
+    def __iter__(self):
+        yield from self.frames[: self.ok]
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc, status", [(OSError("stream broke"), "failed"), (KeyboardInterrupt(), "interrupted")])
+def test_a_failing_source_keeps_outputs_up_to_the_last_frame(seq, tmp_path, exc, status):
+    from trackreid.io.sources import open_source
+
+    frames = list(open_source(seq / "SEQ.mp4"))
+    out = tmp_path / "broken"
+    r = TrackingRun(_FailingSource(frames, 7, exc), reid="none", detector=seq / "det" / "det.txt", output=out,
+                    quiet=True)
+    with pytest.raises(type(exc)):
+        r.run()
+    summary, _, _ = _check_outputs_agree(out, 7)
+    assert summary["status"] == status
+    assert not any(t.name.startswith("trackreid-") and t.is_alive() for t in threading.enumerate())
+
+
+def test_bad_options_fail_before_any_output(seq, tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(PipelineError, match="max_frames"):
+        run(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", output=out, max_frames=0)
+    with pytest.raises(PipelineError, match="tracker config"):
+        run(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", output=out,
+            tracker_config=tmp_path / "missing.yaml")
+    with pytest.raises(PipelineError, match="reid-weights"):
+        run(seq / "SEQ.mp4", reid="none", reid_weights="x.pt", detector=seq / "det" / "det.txt", output=out)
+    assert not out.exists()
+
+
+def test_tracker_config_yaml_is_used(seq, tmp_path):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("min_hits: 1\nnew_track_thresh: 0.95\n")  # 0.9-score detections can start no track
+    summary = run(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", tracker_config=cfg, quiet=True)
+    assert summary["unique_identities"] == 0
+
+
+def test_device_resolution():
+    import torch
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(PipelineError, match="expected auto"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(PipelineError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_random_init_osnet_runs_with_a_warning(seq, tmp_path):
+    out = tmp_path / "osnet"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = run(seq / "SEQ.mp4", reid="osnet_x0_25", detector=seq / "det" / "det.txt", output=out,
+                      device="cpu", quiet=True, max_frames=8)
+    assert any("weight" in str(w.message).lower() for w in caught)
+    _check_outputs_agree(out, 8)
+    assert summary["stage_ms"]["embed"] > 0 and summary["unique_identities"] == 3
+
+
+# ---------------------------------------------------------------- real data (skipped without ../shared/data)
+
+def test_real_street_video_with_openvino_detector_and_osnet(shared_data, tmp_path):
+    pytest.importorskip("openvino")
+    out = tmp_path / "street"
+    summary = run(shared_data / "videos/street-302f.mp4", reid="osnet_x0_25",
+                  reid_weights=shared_data / "reid/osnet_x0_25_market1501.pt",
+                  detector=shared_data / "detectors/yolov8n_int8_openvino_model", device="cpu",
+                  output=out, quiet=True, max_frames=24)
+    s, mot, lines = _check_outputs_agree(out, 24)
+    assert s["status"] == "completed" and s["source_info"]["width"] == 1920
+    assert s["detections"] > 24 * 5 and s["unique_identities"] >= 5
+    # identities persist: most ids live for many frames rather than flickering
+    lengths = np.bincount(mot[:, 1].astype(int))[1:]
+    assert np.median(lengths[lengths > 0]) >= 10
+
+
+def test_real_mot17_video_evaluates_against_ground_truth(shared_data, tmp_path):
+    pytest.importorskip("openvino")
+    from trackreid.evaluation.mot import evaluate_mot
+
+    out = tmp_path / "mot17"
+    summary = run(shared_data / "videos/mot17-04-first8.mp4", reid="osnet_x0_25",
+                  reid_weights=shared_data / "reid/osnet_x0_25_market1501.pt",
+                  detector=shared_data / "detectors/yolov8n_int8_openvino_model", device="cpu",
+                  output=out, quiet=True, mot_name="MOT17-04-FRCNN.txt", save_video=False)
+    assert summary["frames"] == 8 and summary["status"] == "completed"
+    res = evaluate_mot(shared_data / "mot17-mini", out, sequences=["MOT17-04-FRCNN"])
+    m = res["MOT17-04-FRCNN"]
+    assert 0.2 < m["HOTA"] <= 1 and 0.2 < m["IDF1"] <= 1
+
+
+def test_public_api_name():
+    import trackreid
+
+    assert trackreid.track_video is track_video

@@ -1,0 +1,145 @@
+"""``trackreid SOURCE``: track people in a video, image folder, webcam or stream; a thin layer over
+:func:`trackreid.pipeline.track_video`.
+
+Exit codes: 0 done, 1 bad input or a failure (one line on stderr; ``--debug`` shows the traceback),
+2 bad command line, 130 interrupted (outputs are kept up to the last frame).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+REID_CHOICES = "osnet (= osnet_x1_0), osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ain_x1_0, bdb, pmm, none"
+EPILOG = """examples:
+  trackreid street.mp4                                     # YOLO11n + OSNet x1.0, outputs in runs/track/street
+  trackreid street.mp4 --reid osnet_x0_25 --reid-weights osnet_x0_25_market1501.pt --device cpu
+  trackreid MOT17-04-FRCNN/ --detector MOT17-04-FRCNN/det/det.txt --reid none --seq-name MOT17-04-FRCNN
+  trackreid 0 --show                                       # webcam 0, q quits
+  trackreid rtsp://camera/stream --max-frames 1000 --quiet
+
+outputs (in --output, default runs/track/<source name>, numbered when it exists):
+  annotated.mp4  tracks.txt (MOT)  tracks.jsonl (one JSON object per frame)  summary.json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trackreid",
+        description="Track people with a detector, a ReID encoder and a Kalman tracker; write an annotated video, "
+        "MOT results, JSON lines and a summary as the run goes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", help="video file, image folder (or MOT sequence folder), webcam index, or stream URL")
+    g = p.add_argument_group("models")
+    g.add_argument("--reid", default="osnet", metavar="NAME", help=f"ReID encoder: {REID_CHOICES} (default osnet)")
+    g.add_argument("--reid-weights", default=None, metavar="PATH|NAME",
+                   help="ReID weights: a file (torchreid, BoxMOT or trackreid checkpoint) or a known name; "
+                   "without it the encoder is randomly initialised (poor identities, with a warning)")
+    g.add_argument("--detector", default="yolo11n.pt", metavar="PATH|NAME",
+                   help="Ultralytics model (.pt, .onnx, OpenVINO folder; default yolo11n.pt, downloaded by "
+                   "Ultralytics when online) or a MOT det.txt of precomputed detections")
+    g.add_argument("--classes", nargs="+", default=["person"], metavar="CLASS",
+                   help="class names or ids to track (default person; 'all' for every class)")
+    g.add_argument("--conf", type=float, default=0.25, help="minimum detection score (default 0.25)")
+    g.add_argument("--imgsz", type=int, default=None, help="detector input size (default: the model's)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto: a GPU when usable)")
+    g.add_argument("--half", action=argparse.BooleanOptionalAction, default=None,
+                   help="fp16 inference (default: on for CUDA, off for CPU)")
+    g.add_argument("--tracker-config", default=None, metavar="FILE.yaml", help="tracker settings (TrackerConfig keys)")
+    o = p.add_argument_group("outputs")
+    o.add_argument("--output", "-o", default=None, metavar="DIR",
+                   help="output folder (default runs/track/<source name>, numbered if it exists)")
+    o.add_argument("--seq-name", default=None, metavar="SEQ",
+                   help="write MOT results as SEQ.txt instead of tracks.txt (the layout trackreid-eval reads)")
+    o.add_argument("--no-video", action="store_true", help="do not write the annotated video")
+    o.add_argument("--video-format", choices=("mp4", "avi"), default="mp4",
+                   help="annotated video container: mp4 (MPEG-4) or avi (Motion JPEG; readable even after a "
+                   "hard kill) (default mp4)")
+    o.add_argument("--trail", type=int, default=30, help="trail length in frames on the video (0: none; default 30)")
+    o.add_argument("--show", action="store_true", help="display the annotated frames (q or Esc quits)")
+    r = p.add_argument_group("run")
+    r.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no final report")
+    r.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return p
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
+        text = text[1:-1]
+    if not text:
+        return type(exc).__name__
+    if isinstance(exc, (ValueError, FileNotFoundError, OSError, ImportError)):
+        return text
+    return f"{type(exc).__name__}: {text}"
+
+
+def _install_warning_format(quiet: bool) -> None:
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"trackreid: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+
+def _default_output(source: str) -> Path:
+    from trackreid.io.sinks import next_run_dir
+    from trackreid.io.sources import source_name
+
+    return next_run_dir(Path("runs") / "track", source_name(source))
+
+
+def _report(summary: dict, out: Path) -> None:
+    ms = summary["stage_ms"]
+    stages = "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
+    fps = summary.get("fps") or 0.0
+    print(f"{summary['frames']} frames in {summary['wall_s']:.1f} s ({fps:.1f} fps), "
+          f"{summary['unique_identities']} identities, status {summary['status']}")
+    print(f"ms per frame: {stages}")
+    print(f"outputs: {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.debug:
+        _install_warning_format(args.quiet)
+    from trackreid.pipeline import TrackingRun
+
+    out = Path(args.output) if args.output else _default_output(args.source)
+    run = TrackingRun(
+        args.source, reid=args.reid, reid_weights=args.reid_weights, detector=args.detector,
+        classes=args.classes, conf=args.conf, device=args.device, half=args.half,
+        tracker_config=args.tracker_config, output=out, save_video=not args.no_video, show=args.show,
+        max_frames=args.max_frames, quiet=args.quiet, imgsz=args.imgsz, trail=args.trail,
+        video_name=f"annotated.{args.video_format}",
+        mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt",
+    )
+    try:
+        summary = run.run()
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        frames = run.summary["frames"] if run.summary else 0
+        kept = f"; outputs kept in {run.output_dir}" if run.summary and run.output_dir else ""
+        print(f"trackreid: interrupted after {frames} frames{kept}", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        kept = ""
+        if run.summary and run.summary.get("frames"):
+            kept = f" (after {run.summary['frames']} frames; outputs kept in {run.output_dir})"
+        print(f"trackreid: error: {_one_line(exc)}{kept}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        _report(summary, run.output_dir or out)
+        if summary["status"] == "source_ended":
+            print(f"trackreid: warning: {summary['message']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

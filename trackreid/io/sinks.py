@@ -1,0 +1,161 @@
+"""Run outputs, written as the run goes so an interrupted run keeps everything up to its last frame.
+
+An output folder holds:
+
+- ``tracks.txt``     (or ``SEQ.txt``) MOT Challenge rows ``frame,id,x,y,w,h,score,-1,-1,-1`` (1-based frames), flushed per frame
+- ``tracks.jsonl``   one JSON object per frame: ``{"frame": 1, "tracks": [{"id", "box": [x1,y1,x2,y2], "score",
+                     "cls", "det"}]}``, flushed per frame (frames without tracks are written too)
+- ``annotated.mp4``  the frames with boxes, identity colours and trails (optional)
+- ``summary.json``   frames, time, per-stage ms and fps, unique identities; written atomically at the end,
+                     also after Ctrl-C or a broken stream
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from trackreid.io.draw import TrackDrawer
+from trackreid.io.video import VideoWriter
+
+MOT_NAME = "tracks.txt"
+JSONL_NAME = "tracks.jsonl"
+VIDEO_NAME = "annotated.mp4"
+SUMMARY_NAME = "summary.json"
+
+
+def write_json_atomic(path, obj) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a summary is meant to be read by others
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, default=_json_default)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def next_run_dir(base, name: str, exist_ok: bool = False) -> Path:
+    """``base/name``, or ``base/name2``, ``base/name3``... when it exists and ``exist_ok`` is False."""
+    base = Path(base)
+    candidate = base / name
+    if exist_ok or not candidate.exists():
+        return candidate
+    i = 2
+    while (base / f"{name}{i}").exists():
+        i += 1
+    return base / f"{name}{i}"
+
+
+def tracks_to_records(tracks: np.ndarray) -> list[dict]:
+    """Tracks (M, 8) as JSON-ready dicts: id, box [x1,y1,x2,y2] (2 decimals), score, cls, det index."""
+    t = np.asarray(tracks, dtype=np.float64).reshape(-1, 8)
+    boxes = np.round(t[:, :4], 2).tolist()
+    return [
+        {"id": int(i), "box": b, "score": round(float(s), 4), "cls": int(c), "det": int(d)}
+        for b, i, s, c, d in zip(boxes, t[:, 4], t[:, 5], t[:, 6], t[:, 7])
+    ]
+
+
+class JsonlWriter:
+    """Appends one JSON object per line and flushes each line (readable while the run goes)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._f = open(self.path, "w", encoding="utf-8")
+
+    def write(self, obj: dict) -> None:
+        self._f.write(json.dumps(obj, separators=(",", ":"), default=_json_default))
+        self._f.write("\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class RunOutputs:
+    """All per-run files in one folder; ``write(...)`` once per frame, ``close(summary)`` once (idempotent)."""
+
+    def __init__(self, directory, *, fps: float | None, size: tuple[int, int], save_video: bool = True,
+                 class_names: dict[int, str] | None = None, trail: int = 30, video_name: str = VIDEO_NAME,
+                 mot_name: str = MOT_NAME):
+        from trackreid.io.mot import MotWriter  # EVAL's writer: one MOT format in the project
+
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.paths = {"mot": self.dir / mot_name, "jsonl": self.dir / JSONL_NAME, "summary": self.dir / SUMMARY_NAME}
+        self._closed = False
+        self._mot = MotWriter(self.paths["mot"])
+        self._jsonl = JsonlWriter(self.paths["jsonl"])
+        self.drawer = TrackDrawer(trail=trail, class_names=class_names)
+        self._video: VideoWriter | None = None
+        if save_video:
+            self.paths["video"] = self.dir / video_name
+            self._video = VideoWriter(self.paths["video"], fps or 30.0, size)
+
+    @property
+    def wants_image(self) -> bool:
+        return self._video is not None
+
+    def write(self, frame_id: int, tracks: np.ndarray, annotated: np.ndarray | None = None, extra: dict | None = None):
+        """Record frame ``frame_id`` (1-based): MOT rows, a JSON line, and the annotated image if a video is saved."""
+        tracks = np.asarray(tracks, dtype=np.float32).reshape(-1, 8)
+        self._mot.write(int(frame_id), tracks)
+        record = {"frame": int(frame_id), "tracks": tracks_to_records(tracks)}
+        if extra:
+            record.update(extra)
+        self._jsonl.write(record)
+        if self._video is not None and annotated is not None:
+            self._video.write(annotated)
+
+    def close(self, summary: dict | None = None) -> None:
+        """Finalise every file; write ``summary.json`` when given. Safe to call more than once."""
+        if self._closed:
+            if summary is not None:
+                write_json_atomic(self.paths["summary"], summary)
+            return
+        self._closed = True
+        errors = []
+        for closer in (self._mot.close, self._jsonl.close, self._close_video):
+            try:
+                closer()
+            except Exception as exc:  # finish closing the others, then report
+                errors.append(exc)
+        if summary is not None:
+            write_json_atomic(self.paths["summary"], summary)
+        if errors:
+            raise errors[0]
+
+    def _close_video(self):
+        if self._video is not None:
+            self._video.close()
