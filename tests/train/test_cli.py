@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from trackreid.cli.train import main
+
+TINY = ["--set", "height=64", "--set", "width=32", "--set", "sampler=pk", "--set", "num_instances=2",
+        "--set", "pretrained_backbone=false", "--set", "fixbase_epochs=0", "--set", "eval_every=1",
+        "--workers", "0", "--batch-size", "8", "--no-progress"]
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+def test_errors_are_one_line_without_traceback(tmp_path, capsys):
+    assert main(["--model", "osnet_x0_25", "--data", "market1501", "--root", str(tmp_path / "nope")]) == 2
+    assert "market1501: dataset folder" in _one_line_error(capsys)
+    (tmp_path / "empty").mkdir()
+    assert main(["--data", "market1501", "--root", str(tmp_path / "empty")]) == 2
+    assert "expected the folders bounding_box_train" in _one_line_error(capsys)
+    assert main(["--data", "market1501", "--root", str(tmp_path), "--set", "learning_rate=1"]) == 2
+    assert "unknown setting 'learning_rate'" in _one_line_error(capsys)
+    assert main(["--data", "market1501"]) == 2
+    assert "--root" in _one_line_error(capsys)
+    assert main(["--eval-only", "--data", "market1501", "--root", str(tmp_path)]) == 2
+    assert "--weights" in _one_line_error(capsys)
+    assert main(["--resume", str(tmp_path / "missing.pt")]) == 2
+    assert "does not exist" in _one_line_error(capsys)
+    with pytest.raises(ValueError):
+        main(["--data", "market1501", "--root", str(tmp_path / "nope"), "--debug"])
+
+
+def test_show_config_applies_recipe_and_overrides(capsys):
+    import yaml
+
+    assert main(["--model", "pmm", "--show-config", "--epochs", "3", "--set", "lr=0.0002"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["model"] == "pmm" and cfg["epochs"] == 3 and cfg["lr"] == 0.0002 and cfg["warmup"] == "step5"
+
+
+def test_train_resume_and_eval_only(market_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--model", "osnet_x0_25", "--data", "market1501", "--root", str(market_dir), "--output", str(out),
+            "--epochs", "2", *TINY]
+    assert main(args + ["--max-steps", "2"]) == 0
+    assert (out / "last.pt").is_file()
+    capsys.readouterr()
+    # --resume without a path continues OUTPUT/last.pt with the checkpoint's configuration
+    assert main(["--resume", "--output", str(out), "--no-progress", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "resumed from" in captured.err
+    metrics = json.loads(captured.out.strip().splitlines()[-1])
+    assert 0.0 <= metrics["mAP"] <= 1.0
+    assert (out / "best.pt").is_file()
+    pytest.importorskip("trackreid.reid.weights")
+    assert main(["--eval-only", "--weights", str(out / "best.pt"), "--data", "market1501", "--root",
+                 str(market_dir), "--set", "height=64", "--set", "width=32", "--json", "--workers", "0"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(evaluated) >= {"mAP", "rank1", "rank5", "rank10"}

@@ -1,0 +1,168 @@
+"""``trackreid-train``: train or evaluate a ReID model.
+
+    trackreid-train --model osnet_x0_25 --data market1501 --root DIR [--recipe osnet|bdb|pmm|FILE.yaml]
+                    [--set key=value ...] [--epochs N] [--batch-size N] [--output DIR] [--resume [PATH]]
+                    [--eval-only --weights W] [--device DEV]
+
+Errors print one line on stderr and exit non-zero (``--debug`` shows the traceback); Ctrl-C writes a checkpoint
+and exits with 130. Multi-GPU: ``torchrun --nproc_per_node=4 -m trackreid.cli.train ...`` (PyTorch DDP).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trackreid-train",
+        description="Train a person ReID model (OSNet, BDB, PMM) or evaluate a checkpoint (CMC, mAP).",
+        epilog="Every recipe key can be overridden with --set key=value (e.g. --set lr=0.0003 --set steps=[20,40]); "
+               "--show-config prints the resolved configuration.")
+    p.add_argument("--model", help="architecture, e.g. osnet_x0_25, osnet_x1_0, bdb, pmm "
+                                   "(default: the recipe's; for --eval-only, read from the weights file)")
+    p.add_argument("--data", help="dataset: market1501, dukemtmcreid, cuhk03_labeled, cuhk03_detected, msmt17, "
+                                  "folder (one sub-folder per identity), market_layout (any Market-style folder)")
+    p.add_argument("--root", help="folder holding the dataset")
+    p.add_argument("--recipe", help="osnet, bdb, pmm or a YAML file (default: the model's recipe)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any recipe key (repeatable)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--output", help="run folder for checkpoints and logs (default runs/train)")
+    p.add_argument("--resume", nargs="?", const="", metavar="PATH",
+                   help="continue a run from PATH (default: OUTPUT/last.pt) exactly where it stopped")
+    p.add_argument("--eval-only", action="store_true", help="evaluate --weights on the dataset's query/gallery")
+    p.add_argument("--weights", help="checkpoint to evaluate (trackreid, torchreid or BoxMOT file, or a known name)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1")
+    p.add_argument("--workers", type=int, help="data-loader workers")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-steps", type=int, help="stop after this many steps in total (a checkpoint is written)")
+    p.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking at evaluation")
+    p.add_argument("--flip", action="store_true", help="average features with the mirrored image at evaluation")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
+    p.add_argument("--json", action="store_true", help="print the final metrics as JSON on stdout")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _cli_overrides(args: argparse.Namespace) -> dict:
+    from trackreid.train.config import parse_set
+
+    out = parse_set(args.overrides)
+    for key, val in (("data", args.data), ("root", args.root), ("epochs", args.epochs),
+                     ("batch_size", args.batch_size), ("lr", args.lr), ("output", args.output),
+                     ("device", args.device), ("workers", args.workers), ("seed", args.seed),
+                     ("max_steps", args.max_steps)):
+        if val is not None:
+            out[key] = val
+    if args.rerank:
+        out["rerank"] = True
+    if args.flip:
+        out["eval_flip"] = True
+    return out
+
+
+def _eval_only(args: argparse.Namespace, overrides: dict) -> dict:
+    import torch
+
+    from trackreid.reid.models.registry import get_spec, list_models
+    from trackreid.train.config import build_config
+    from trackreid.train.engine import evaluate_weights, infer_arch
+
+    if not args.weights:
+        raise ValueError("--eval-only needs --weights FILE (a trackreid, torchreid or BoxMOT checkpoint)")
+    model = args.model or infer_arch(args.weights, list_models())
+    if model is None:
+        raise ValueError(f"cannot tell the architecture of {args.weights}; pass --model (one of "
+                         f"{', '.join(list_models())})")
+    spec = get_spec(model)
+    overrides = {"height": spec.input_size[0], "width": spec.input_size[1], "workers": 2, **overrides}
+    cfg = build_config(args.recipe, model, overrides)
+    _ = torch  # imported for its side effect of failing early when torch is broken
+    return evaluate_weights(args.weights, cfg, log=lambda s: print(s, file=sys.stderr))
+
+
+def _train(args: argparse.Namespace, overrides: dict) -> dict:
+    import torch
+
+    from trackreid.train.config import TrainConfig, build_config, merge
+    from trackreid.train.engine import Trainer
+
+    resume = None
+    if args.resume is not None:
+        out_dir = Path(overrides.get("output") or TrainConfig.output)
+        resume = Path(args.resume) if args.resume else out_dir / "last.pt"
+        if not resume.is_file():
+            raise ValueError(f"--resume: checkpoint {resume} does not exist")
+        ck = torch.load(resume, map_location="cpu", weights_only=True)
+        if not isinstance(ck, dict) or "config" not in ck:
+            raise ValueError(f"--resume: {resume} is not a trackreid training checkpoint")
+        # the checkpoint's configuration, with what this command line sets explicitly on top; a --max-steps
+        # limit of the interrupted run is a stop instruction, not part of the recipe, so it is not inherited
+        if args.model:
+            overrides["model"] = args.model
+        overrides.setdefault("max_steps", 0)
+        cfg = TrainConfig(**merge(ck["config"], overrides, "command line"))
+        if "output" not in overrides:
+            cfg.output = str(resume.parent)
+    else:
+        cfg = build_config(args.recipe, args.model, overrides)
+    if args.show_config:
+        import yaml
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return {}
+    if not cfg.root:
+        raise ValueError("--root DIR is required: the folder holding the dataset")
+    trainer = Trainer(cfg, resume=resume, progress=not args.no_progress)
+    try:
+        result = trainer.fit()
+    finally:
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    if trainer.is_main:
+        print(f"done: {result.steps} steps, epoch {result.epoch}, {result.images_per_s:.1f} images/s; "
+              f"last checkpoint {result.last_checkpoint}"
+              + (f"; best {result.best_checkpoint} (mAP {result.best_map:.4f})" if result.best_checkpoint else ""),
+              file=sys.stderr)
+    return result.metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        overrides = _cli_overrides(args)
+        if args.eval_only:
+            metrics = _eval_only(args, overrides)
+        else:
+            metrics = _train(args, overrides)
+        if metrics:
+            if args.json:
+                print(json.dumps(metrics))
+            else:
+                print("  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - one clear line unless --debug
+        from trackreid.train.engine import TrainingInterrupted
+
+        if isinstance(e, TrainingInterrupted):
+            print(f"trackreid-train: {e}; continue with --resume {e.checkpoint}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if args.debug:
+            raise
+        print(f"trackreid-train: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, (ValueError, FileNotFoundError, TypeError)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,657 @@
+"""The training loop: mixed precision, checkpoint / exact resume, evaluation, DDP under ``torchrun``.
+
+Exact resume rests on three things: the batch order is a pure function of (seed, epoch) and the checkpoint stores
+the epoch and the batches already consumed; each image's augmentation is seeded from its sample seed, not from
+worker state; and the checkpoint holds every RNG the step itself uses (torch, CUDA, numpy, python).
+Checkpoints (``last.pt`` every epoch, on ``max_steps`` and on Ctrl-C; ``best.pt`` by mAP) load with
+``torch.load(weights_only=True)`` and are read directly by ``trackreid.reid.weights.load_weights``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from .config import TrainConfig
+from .datasets import Item, ReIDDataset, build_dataset
+from .losses import ReIDLoss
+from .sampler import PKBatchSampler, RandomBatchSampler
+from .transforms import IMAGENET_MEAN, IMAGENET_STD, TransformConfig, read_rgb, test_transform, train_transform
+
+CHECKPOINT_FORMAT = "trackreid-checkpoint"
+CHECKPOINT_VERSION = 1
+CSV_FIELDS = ["epoch", "step", "lr", "loss", "ce", "triplet", "acc", "images_per_s", "epoch_s",
+              "mAP", "rank1", "rank5", "rank10"]
+
+
+class TrainingInterrupted(Exception):
+    """Raised after Ctrl-C once the checkpoint is written; ``checkpoint`` is its path."""
+
+    def __init__(self, checkpoint: Path):
+        super().__init__(f"interrupted; checkpoint written to {checkpoint}")
+        self.checkpoint = checkpoint
+
+
+# ----------------------------------------------------------------------------------------------- data
+class TrainImages(Dataset):
+    """Training images keyed by ``(index, sample_seed)`` from the batch samplers."""
+
+    def __init__(self, items: list[Item], tcfg: TransformConfig):
+        self.items, self.tcfg = items, tcfg
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key: tuple[int, int]):
+        index, seed = key
+        path, pid, cam = self.items[index]
+        x = train_transform(read_rgb(path), self.tcfg, np.random.default_rng(seed))
+        return x, pid, cam, index
+
+
+class TestImages(Dataset):
+    def __init__(self, items: list[Item], tcfg: TransformConfig):
+        self.items, self.tcfg = items, tcfg
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        path, pid, cam = self.items[index]
+        return test_transform(read_rgb(path), self.tcfg), pid, cam
+
+
+def _ignore_sigint(worker_id: int) -> None:
+    """Loader workers leave Ctrl-C to the main process, which finishes the step and writes a checkpoint."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def transform_config(cfg: TrainConfig, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> TransformConfig:
+    return TransformConfig(height=cfg.height, width=cfg.width, flip=cfg.flip, pad=cfg.pad, erasing=cfg.erasing,
+                           color_jitter=cfg.color_jitter, mean=tuple(mean), std=tuple(std))
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """"auto" -> cuda when available, else cpu; a clear error for a CUDA device that is not there."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine; use --device cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """All global RNG states as tensors and python primitives (``weights_only``-loadable)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """Write ``obj`` to ``path`` through a temporary file and ``os.replace``: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with open(tmp, "wb") as f:
+        f.write(buf.getbuffer())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def append_csv_row(path: Path, row: dict[str, Any]) -> None:
+    """Append one row to a CSV log, rewriting it atomically (the log is small: one row per epoch)."""
+    path = Path(path)
+    rows: list[dict[str, Any]] = []
+    if path.is_file():
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    rows.append({k: row.get(k, "") for k in CSV_FIELDS})
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") and isinstance(model, nn.parallel.DistributedDataParallel) \
+        else model
+
+
+def _model_spec(name: str):
+    try:
+        from trackreid.reid.models.registry import get_spec
+        return get_spec(name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def build_train_model(cfg: TrainConfig, num_classes: int, log: Callable[[str], None] = print
+                      ) -> tuple[nn.Module, bool]:
+    """The model with a ``num_classes`` classifier; returns (model, whether ImageNet weights were loaded)."""
+    from trackreid.reid.models.registry import build_model
+
+    if cfg.pretrained_backbone:
+        try:
+            return build_model(cfg.model, num_classes=num_classes, pretrained_backbone=True), True
+        except (OSError, RuntimeError, ValueError, ImportError) as e:
+            log(f"warning: ImageNet weights for {cfg.model} unavailable ({e}); training from random initialisation")
+    return build_model(cfg.model, num_classes=num_classes, pretrained_backbone=False), False
+
+
+def _forward_features(model: nn.Module, x: torch.Tensor, flip: bool) -> torch.Tensor:
+    f = model(x)
+    if isinstance(f, (list, tuple)):
+        f = f[0]
+    if flip:
+        f2 = model(torch.flip(x, dims=[3]))
+        f = (f + (f2[0] if isinstance(f2, (list, tuple)) else f2)) / 2
+    return F.normalize(f.float(), dim=1)
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, items: list[Item], tcfg: TransformConfig, device: torch.device,
+                     batch_size: int = 128, workers: int = 0, flip: bool = False,
+                     should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+    """L2-normalised features of ``items`` (batched on ``device``, optionally averaged with the mirror image)."""
+    model.eval()
+    loader = DataLoader(TestImages(items, tcfg), batch_size=batch_size, shuffle=False, num_workers=workers,
+                        pin_memory=device.type == "cuda")
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else _null_ctx()
+    out = []
+    for x, _, _ in loader:
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
+        with autocast:
+            out.append(_forward_features(model, x.to(device, non_blocking=True), flip).cpu())
+    return torch.cat(out) if out else torch.zeros(0, 1)
+
+
+class _null_ctx:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def same_camera_rule(dataset: ReIDDataset, warn: Callable[[str], None] | None = None) -> bool:
+    """Whether evaluation should apply Market-1501's same-camera rule to ``dataset``.
+
+    Off when some test image has no camera id (custom folder sets), and off — with a warning — when the rule
+    would leave no query with a true match at all (every identity seen by one camera only, e.g. a custom set
+    stored in the Market layout with ``c1`` everywhere): other libraries then report undefined or zero metrics,
+    the common complaint with custom data. Same-camera true matches then count, so the figures are easier than
+    the cross-camera protocol and not comparable with published Market-1501 numbers.
+    """
+    if not dataset.has_camids:
+        return False
+    cams_of: dict[int, set[int]] = {}
+    for _, pid, cam in dataset.gallery:
+        cams_of.setdefault(pid, set()).add(cam)
+    if any(cams_of.get(pid, set()) - {cam} for _, pid, cam in dataset.query):
+        return True
+    if warn is not None:
+        warn(f"warning: {dataset.name}: no query identity appears in the gallery under another camera; "
+             "evaluating without the same-camera rule (same-camera matches count)")
+    return False
+
+
+def evaluate(model: nn.Module, dataset: ReIDDataset, tcfg: TransformConfig, device: torch.device,
+             batch_size: int = 128, workers: int = 0, flip: bool = False, rerank: bool = False,
+             should_stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = None
+             ) -> dict[str, float]:
+    """CMC and mAP of ``model`` on the dataset's query/gallery under the Market-1501 protocol.
+
+    The same-camera rule (gallery images of the query's identity seen by the query's camera are ignored) applies
+    when :func:`same_camera_rule` says so; otherwise no gallery image is discarded.
+    """
+    from trackreid.evaluation.reid import evaluate_reid
+
+    qf = extract_features(model, dataset.query, tcfg, device, batch_size, workers, flip, should_stop)
+    gf = extract_features(model, dataset.gallery, tcfg, device, batch_size, workers, flip, should_stop)
+    q_pids = np.array([p for _, p, _ in dataset.query])
+    g_pids = np.array([p for _, p, _ in dataset.gallery])
+    q_cams = g_cams = None
+    if same_camera_rule(dataset, warn=log):
+        q_cams = np.array([c for _, _, c in dataset.query])
+        g_cams = np.array([c for _, _, c in dataset.gallery])
+    res = evaluate_reid(qf, gf, q_pids, g_pids, q_cams, g_cams, rerank=rerank, device=device)
+    return {k: float(res[k]) for k in ("mAP", "rank1", "rank5", "rank10")}
+
+
+def _rank_world() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 0, 1
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
+
+
+# ----------------------------------------------------------------------------------------------- trainer
+@dataclass
+class TrainResult:
+    """What a call to :meth:`Trainer.fit` did."""
+
+    steps: int  #: optimiser steps run in total (including those before a resume)
+    epoch: int  #: index of the next epoch to run
+    step_losses: list[float] = field(default_factory=list)  #: loss of each step run in this call
+    metrics: dict[str, float] = field(default_factory=dict)  #: last evaluation
+    best_map: float = -1.0  #: best mAP so far (-1 when never evaluated)
+    last_checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+    seconds: float = 0.0  #: wall time of this call
+    images_per_s: float = 0.0  #: mean training throughput of this call
+
+
+class Trainer:
+    """Train a ReID model on a dataset according to a :class:`TrainConfig`.
+
+    ``dataset`` may be given (e.g. a custom split); by default it is loaded from ``cfg.data`` / ``cfg.root``.
+    ``resume``: a checkpoint path whose model, optimiser, scheduler, sampler and RNG states are restored.
+    """
+
+    def __init__(self, cfg: TrainConfig, dataset: ReIDDataset | None = None, resume: str | Path | None = None,
+                 progress: bool = True, log: Callable[[str], None] | None = None):
+        cfg.validate()
+        self.cfg = cfg
+        self.rank, self.local_rank, self.world = _rank_world()
+        self.is_main = self.rank == 0
+        self._log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+        self.progress = progress and self.is_main
+        if self.world > 1:
+            import torch.distributed as dist
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            self.device = torch.device(f"cuda:{self.local_rank}") if torch.cuda.is_available() \
+                else torch.device("cpu")
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+        else:
+            self.device = resolve_device(cfg.device)
+        self.out_dir = Path(cfg.output)
+        self.dataset = dataset if dataset is not None else build_dataset(cfg.data, cfg.root)
+        if self.is_main:
+            self.log(self.dataset.summary())
+
+        seed_everything(cfg.seed)
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        elif self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        num_classes = self.dataset.num_train_pids
+        model, self.pretrained = build_train_model(cfg, num_classes, self.log)
+        self.model = model.to(self.device)
+        spec = _model_spec(cfg.model)
+        mean = getattr(spec, "mean", IMAGENET_MEAN) if spec is not None else IMAGENET_MEAN
+        std = getattr(spec, "std", IMAGENET_STD) if spec is not None else IMAGENET_STD
+        self.tcfg = transform_config(cfg, mean, std)
+        self.num_classes = num_classes
+        self.criterion = ReIDLoss(cfg.label_smooth, cfg.ce_weight, cfg.triplet_weight, cfg.triplet_margin)
+        self.optimizer = self._build_optimizer()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, cfg.lr_factor)
+        self.amp_dtype = None
+        if self.device.type == "cuda" and cfg.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+        pids = [pid for _, pid, _ in self.dataset.train]
+        if cfg.sampler == "pk":
+            self.sampler = PKBatchSampler(pids, cfg.batch_size, cfg.num_instances, cfg.seed, self.rank, self.world)
+        else:
+            self.sampler = RandomBatchSampler(len(pids), cfg.batch_size, cfg.seed, self.rank, self.world)
+        self.loader = DataLoader(TrainImages(self.dataset.train, self.tcfg), batch_sampler=self.sampler,
+                                 num_workers=cfg.workers, pin_memory=self.device.type == "cuda",
+                                 generator=torch.Generator(), persistent_workers=False,
+                                 worker_init_fn=_ignore_sigint if cfg.workers > 0 else None)
+
+        self.epoch, self.epoch_step, self.global_step = 0, 0, 0
+        self.best_map, self.metrics = -1.0, {}
+        if resume is not None:
+            self._load(Path(resume))
+        if self.world > 1:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.fixbase_epochs > 0)
+        self._stop = False
+        self._tb = None
+
+    # .................................................................................... setup helpers
+    def log(self, msg: str) -> None:
+        if self.is_main:
+            self._log(msg)
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        c = self.cfg
+        params = [p for p in self.model.parameters()]
+        if c.optimizer in ("adam", "amsgrad"):
+            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, betas=(c.momentum, 0.999),
+                                    amsgrad=c.optimizer == "amsgrad")
+        if c.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay, betas=(c.momentum, 0.999))
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, nesterov=True)
+
+    def _set_trainable(self, epoch: int) -> bool:
+        """Fixbase: during the first ``fixbase_epochs`` only ``open_layers`` train (pretrained backbones only)."""
+        model = unwrap(self.model)
+        model.train()
+        fix = epoch < self.cfg.fixbase_epochs and self.pretrained
+        names = dict(model.named_children())
+        if fix:
+            missing = [n for n in self.cfg.open_layers if n not in names]
+            if missing:
+                raise ValueError(f"open_layers {missing} are not top-level modules of {self.cfg.model}; "
+                                 f"it has {sorted(names)}")
+        for name, child in names.items():
+            trainable = not fix or name in self.cfg.open_layers
+            child.train(trainable)
+            for p in child.parameters():
+                p.requires_grad_(trainable)
+        return fix
+
+    # .................................................................................... checkpoints
+    def checkpoint_dict(self, full: bool = True) -> dict[str, Any]:
+        state = {k: v.detach().cpu() for k, v in unwrap(self.model).state_dict().items()}
+        ck: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "arch": self.cfg.model,
+            "num_classes": self.num_classes, "state_dict": state, "epoch": self.epoch,
+            "epoch_step": self.epoch_step, "global_step": self.global_step,
+            "metrics": dict(self.metrics), "best_mAP": self.best_map,
+            "input_size": [self.cfg.height, self.cfg.width], "config": self.cfg.to_dict(),
+        }
+        if full:
+            ck.update({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                       "scaler": self.scaler.state_dict(), "sampler": self.sampler.state_dict(),
+                       "rng": rng_state()})
+        return ck
+
+    def save(self, name: str = "last.pt", full: bool = True) -> Path:
+        path = self.out_dir / name
+        if self.is_main:
+            atomic_torch_save(self.checkpoint_dict(full), path)
+        return path
+
+    def _load(self, path: Path) -> None:
+        if not path.is_file():
+            raise ValueError(f"--resume: checkpoint {path} does not exist")
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ck:
+            raise ValueError(f"--resume: {path} is not a full trackreid training checkpoint (best.pt holds only "
+                             "weights; resume from last.pt)")
+        if ck["arch"] != self.cfg.model or ck["num_classes"] != self.num_classes:
+            raise ValueError(f"--resume: {path} is {ck['arch']} with {ck['num_classes']} classes, but this run "
+                             f"is {self.cfg.model} with {self.num_classes} classes")
+        unwrap(self.model).load_state_dict(ck["state_dict"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
+        self.scaler.load_state_dict(ck["scaler"])
+        self.sampler.load_state_dict(ck["sampler"])
+        self.epoch, self.epoch_step = int(ck["epoch"]), int(ck["epoch_step"])
+        self.global_step = int(ck["global_step"])
+        self.best_map, self.metrics = float(ck.get("best_mAP", -1.0)), dict(ck.get("metrics", {}))
+        set_rng_state(ck["rng"])
+        self.log(f"resumed from {path}: epoch {self.epoch}, step {self.epoch_step} of it, "
+                 f"{self.global_step} steps in total")
+
+    # .................................................................................... signals
+    def _install_sigint(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self._stop:  # second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self._stop = True
+            self.log("\ninterrupt: finishing this step, then writing a checkpoint (Ctrl-C again to abort)")
+
+        return signal.signal(signal.SIGINT, handler)
+
+    # .................................................................................... loop
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, dict[str, float], float]:
+        c = self.cfg
+        self.optimizer.zero_grad(set_to_none=True)
+        ctx = torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None else _null_ctx()
+        with ctx:
+            out = self.model(x, labels=y)
+        if not isinstance(out, dict) or "logits" not in out:
+            raise TypeError(f"{c.model} in train mode must return a dict with 'logits' and 'feats' lists")
+        loss, parts = self.criterion(out, y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {float(loss)} at step {self.global_step}; lower the lr "
+                                     "(--set lr=...) or enable gradient clipping (--set grad_clip=5)")
+        self.scaler.scale(loss).backward()
+        if c.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        with torch.no_grad():
+            acc = float((out["logits"][0].argmax(1) == y).float().mean())
+        return float(loss.detach()), parts, acc
+
+    def _tensorboard(self):
+        if self._tb is None and self.is_main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(str(self.out_dir / "tensorboard"))
+            except ImportError:
+                self._tb = False
+        return self._tb or None
+
+    def run_evaluation(self) -> dict[str, float]:
+        c = self.cfg
+        metrics = evaluate(unwrap(self.model), self.dataset, self.tcfg, self.device, c.eval_batch_size,
+                           min(c.workers, 4), c.eval_flip, c.rerank, should_stop=lambda: self._stop, log=self.log)
+        return metrics
+
+    def _trim_csv(self) -> None:
+        """A fresh run starts a new metrics.csv; a resumed one keeps the rows of the epochs it has not undone."""
+        path = self.out_dir / "metrics.csv"
+        if not path.is_file():
+            return
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if self.global_step > 0 and int(r["epoch"]) <= self.epoch]
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, path)
+
+    def fit(self) -> TrainResult:
+        """Train until ``cfg.epochs`` (or ``cfg.max_steps``); raises :class:`TrainingInterrupted` after Ctrl-C."""
+        from tqdm import tqdm
+
+        c = self.cfg
+        result = TrainResult(steps=self.global_step, epoch=self.epoch, best_map=self.best_map)
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._trim_csv()
+        old_handler = self._install_sigint()
+        t_start, images = time.perf_counter(), 0
+        try:
+            while self.epoch < c.epochs:
+                if c.max_steps and self.global_step >= c.max_steps:
+                    break
+                epoch = self.epoch
+                self.sampler.set_epoch(epoch, self.epoch_step)
+                fixed = self._set_trainable(epoch)
+                n_batches = len(self.sampler) + self.epoch_step
+                if c.steps_per_epoch:
+                    n_batches = min(n_batches, c.steps_per_epoch)
+                if n_batches <= 0:
+                    raise ValueError("an epoch has no batch: the training set is smaller than one batch "
+                                     f"({c.batch_size} images); lower --batch-size")
+                lr = self.optimizer.param_groups[0]["lr"]
+                bar = tqdm(total=n_batches, initial=self.epoch_step, disable=not self.progress, leave=True,
+                           desc=f"epoch {epoch + 1}/{c.epochs}" + (" (classifier only)" if fixed else ""),
+                           dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
+                sums = {"loss": 0.0, "ce": 0.0, "triplet": 0.0, "acc": 0.0, "n": 0}
+                t_epoch, ep_images = time.perf_counter(), 0
+                stop_now = False
+                for x, y, _, _ in self.loader:
+                    x = x.to(self.device, non_blocking=True)
+                    y = y.to(self.device, non_blocking=True)
+                    loss, parts, acc = self._train_step(x, y)
+                    self.global_step += 1
+                    self.epoch_step += 1
+                    result.step_losses.append(loss)
+                    for k, v in (("loss", loss), ("ce", parts["ce"]), ("triplet", parts["triplet"]), ("acc", acc)):
+                        sums[k] += v
+                    sums["n"] += 1
+                    ep_images += len(y) * self.world
+                    speed = ep_images / max(1e-9, time.perf_counter() - t_epoch)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.2f}", img_s=f"{speed:.0f}", lr=f"{lr:.2e}")
+                    if self._stop or (c.max_steps and self.global_step >= c.max_steps):
+                        stop_now = True
+                        break
+                    if c.steps_per_epoch and self.epoch_step >= c.steps_per_epoch:
+                        break
+                bar.close()
+                images += ep_images
+                epoch_s = time.perf_counter() - t_epoch
+                if stop_now and self.epoch_step < n_batches:
+                    # mid-epoch stop: keep the position inside the epoch
+                    result.last_checkpoint = self.save("last.pt")
+                    if self._stop:
+                        raise TrainingInterrupted(result.last_checkpoint)
+                    break
+                # end of the epoch
+                self.scheduler.step()
+                self.epoch, self.epoch_step = epoch + 1, 0
+                n = max(1, sums["n"])
+                row = {"epoch": epoch + 1, "step": self.global_step, "lr": f"{lr:.6g}",
+                       "loss": f"{sums['loss'] / n:.5f}", "ce": f"{sums['ce'] / n:.5f}",
+                       "triplet": f"{sums['triplet'] / n:.5f}", "acc": f"{sums['acc'] / n:.4f}",
+                       "images_per_s": f"{ep_images / max(epoch_s, 1e-9):.1f}", "epoch_s": f"{epoch_s:.1f}"}
+                last_epoch = self.epoch >= c.epochs or (c.max_steps and self.global_step >= c.max_steps)
+                do_eval = c.eval_every >= 0 and (last_epoch or (c.eval_every > 0 and self.epoch % c.eval_every == 0))
+                if do_eval and not self._stop:
+                    if self.is_main:
+                        try:
+                            self.metrics = self.run_evaluation()
+                        except KeyboardInterrupt:
+                            self._stop = True
+                        else:
+                            row.update({k: f"{v:.4f}" for k, v in self.metrics.items()})
+                            self.log(f"epoch {self.epoch}: mAP {self.metrics['mAP']:.4f} "
+                                     f"rank-1 {self.metrics['rank1']:.4f} rank-5 {self.metrics['rank5']:.4f}")
+                            if self.metrics["mAP"] > self.best_map:
+                                self.best_map = self.metrics["mAP"]
+                                result.best_checkpoint = self.save("best.pt", full=False)
+                    if self.world > 1:
+                        import torch.distributed as dist
+                        dist.barrier()
+                result.last_checkpoint = self.save("last.pt")
+                if self.is_main:
+                    append_csv_row(self.out_dir / "metrics.csv", row)
+                    tb = self._tensorboard()
+                    if tb:
+                        for k in ("loss", "acc", "lr", "images_per_s", "mAP", "rank1"):
+                            if row.get(k, "") != "":
+                                tb.add_scalar(f"train/{k}" if k not in ("mAP", "rank1") else f"eval/{k}",
+                                              float(row[k]), self.epoch)
+                if self._stop:
+                    raise TrainingInterrupted(result.last_checkpoint)
+                if stop_now:
+                    break
+        except KeyboardInterrupt:
+            # a second Ctrl-C (or one outside the main thread): the step in flight may be half done, so nothing is
+            # written; the last checkpoint on disk (end of the previous epoch or an earlier stop) stays valid
+            raise TrainingInterrupted(self.out_dir / "last.pt") from None
+        finally:
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+            if self._tb:
+                self._tb.flush()
+        result.steps, result.epoch = self.global_step, self.epoch
+        result.metrics, result.best_map = dict(self.metrics), self.best_map
+        result.seconds = time.perf_counter() - t_start
+        result.images_per_s = images / max(result.seconds, 1e-9)
+        if result.best_checkpoint is None and (self.out_dir / "best.pt").is_file():
+            result.best_checkpoint = self.out_dir / "best.pt"
+        return result
+
+
+# ----------------------------------------------------------------------------------------------- eval-only
+def infer_arch(weights: str | Path, known: list[str]) -> str | None:
+    """Architecture of a weights file: the ``arch`` of a trackreid checkpoint, else the longest known model name
+    that prefixes the file name (BoxMOT's ``<arch>_<dataset>.pt`` convention)."""
+    p = Path(weights)
+    if p.is_file():
+        try:
+            ck = torch.load(p, map_location="cpu", weights_only=True)
+            if isinstance(ck, dict) and ck.get("format") == CHECKPOINT_FORMAT:
+                return str(ck["arch"])
+        except Exception:  # noqa: BLE001 - not our format; fall back to the name
+            pass
+    stem = p.name.lower()
+    matches = [m for m in known if stem.startswith(m.lower())]
+    return max(matches, key=len) if matches else None
+
+
+def evaluate_weights(weights: str | Path, cfg: TrainConfig, dataset: ReIDDataset | None = None,
+                     log: Callable[[str], None] = print) -> dict[str, float]:
+    """Evaluate any checkpoint (trackreid, torchreid or BoxMOT) on ``cfg.data``/``cfg.root``."""
+    from trackreid.reid.models.registry import build_model
+    from trackreid.reid.weights import load_weights
+
+    device = resolve_device(cfg.device)
+    dataset = dataset if dataset is not None else build_dataset(cfg.data, cfg.root)
+    log(dataset.summary())
+    model = build_model(cfg.model, num_classes=0, pretrained_backbone=False)
+    report = load_weights(model, weights, arch=cfg.model)
+    if report is not None:
+        log(f"loaded {weights}: {report}")
+    model.to(device)
+    spec = _model_spec(cfg.model)
+    tcfg = transform_config(cfg, getattr(spec, "mean", IMAGENET_MEAN), getattr(spec, "std", IMAGENET_STD))
+    return evaluate(model, dataset, tcfg, device, cfg.eval_batch_size, min(cfg.workers, 4), cfg.eval_flip,
+                    cfg.rerank, log=log)
