@@ -1,10 +1,9 @@
-"""The training proof: osnet_x0_25 trained from scratch on the synthetic identity set goes from near-chance mAP
-to a high one within a CPU-minute budget (benchmarks/train_synthetic.py runs the larger version).
+"""The training proof: osnet_x0_25 trained from scratch on the synthetic identity set reaches mAP >= 0.90 within
+a CPU-minute budget (``benchmarks/train_synthetic.py`` prints the same run with its timings).
 
-Measured with this configuration: mAP 0.110 -> 0.857 (28 s on an idle 2-core CPU) and, after a change of the
-generator, 0.284 -> 0.890 (34 s); a random network already ranks some colours right. Variants of the recipe landed
-between 0.79 and 0.89, so the bar below is 0.70 — lower than the 0.90 target, which neither this nor the
-larger benchmark reached in the time available."""
+Measured with this configuration on the 2-core CI-size machine: mAP 0.382 -> 0.959 (rank-1 0.600 -> 0.975) in
+74 s of training. The starting point is the randomly initialised network, which already ranks some clothing
+colours right (random features score mAP 0.023 on this set); the assertion asks for the 0.90 the issue sets."""
 import pytest
 
 from trackreid.train.config import build_config
@@ -12,7 +11,7 @@ from trackreid.train.datasets import build_dataset
 from trackreid.train.engine import Trainer, evaluate
 
 #: size of the test version; the benchmark uses more identities and epochs
-TRAIN_IDS, TEST_IDS, CAMERAS, EPOCHS = 40, 24, 2, 15
+TRAIN_IDS, TEST_IDS, CAMERAS, EPOCHS = 80, 40, 2, 12
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +28,7 @@ def test_training_from_scratch_raises_map(synthetic_market, tmp_path):
         "pretrained_backbone": False, "height": 128, "width": 64, "batch_size": 16, "sampler": "random",
         "triplet_weight": 0.0, "optimizer": "adam", "lr": 0.003, "epochs": EPOCHS,
         "scheduler": "cosine", "fixbase_epochs": 0, "pad": 4, "erasing": 0.0, "eval_every": 0, "workers": 0,
-        "device": "cpu"})
+        "seed": 0, "device": "cpu"})
     trainer = Trainer(cfg, progress=False)
     dataset = build_dataset("market1501", synthetic_market)
     before = evaluate(trainer.model, dataset, trainer.tcfg, trainer.device)
@@ -37,6 +36,6 @@ def test_training_from_scratch_raises_map(synthetic_market, tmp_path):
     after = result.metrics
     print(f"synthetic set: mAP {before['mAP']:.3f} -> {after['mAP']:.3f}, rank-1 {before['rank1']:.3f} -> "
           f"{after['rank1']:.3f} in {result.seconds:.0f} s")
-    assert after["mAP"] >= 0.70
-    assert after["mAP"] > before["mAP"] + 0.4
+    assert before["mAP"] < 0.5
+    assert after["mAP"] >= 0.90
     assert (tmp_path / "run" / "best.pt").is_file()
