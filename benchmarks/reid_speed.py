@@ -1,8 +1,9 @@
 """ReID embedding speed: trackreid's encoder beside BoxMOT's ReID backend, same weights, same frames, one run.
 
-Prints (1) embedding cost per 1080p frame with 10, 40 and 100 boxes, ours vs BoxMOT's ``get_features`` and the
-ratio, with the cosine agreement of the two feature sets (a fair comparison computes the same thing); and (2) the
-bare network forward throughput (crops/s) at batch 1, 32 and 256.
+Prints (1) embedding cost per 1080p frame with 10, 40 and 100 boxes, ours (on the CPU with both runtimes, PyTorch
+and ONNX Runtime) vs BoxMOT's ``get_features`` and the ratio, with the cosine agreement of the two feature sets
+(a fair comparison computes the same thing); and (2) the bare network forward throughput (crops/s) at batch 1, 32
+and 256.
 
   python benchmarks/reid_speed.py                                  # auto device; fp16 on CUDA
   python benchmarks/reid_speed.py --device cpu --frames 3
@@ -96,6 +97,8 @@ def main(argv=None) -> int:
     p.add_argument("--reid", default="osnet_x0_25")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--device", default="auto")
+    p.add_argument("--runtimes", default="",
+                   help="comma-separated encoder runtimes to time (default: torch,onnxruntime on CPU, torch on GPU)")
     p.add_argument("--frames", type=int, default=3, help="distinct frames per box count (default 3)")
     p.add_argument("--repeats", type=int, default=0, help="passes over the frames (default: 3 on CPU, 20 on GPU)")
     p.add_argument("--boxes", default="10,40,100")
@@ -110,10 +113,13 @@ def main(argv=None) -> int:
     if not weights.is_file():
         print(f"weights {weights} not found; pass --weights", file=sys.stderr)
         return 1
-    enc = build_encoder(args.reid, weights=weights, device=device)
+    runtimes = [r for r in args.runtimes.split(",") if r] or (
+        ["torch", "onnxruntime"] if device.type == "cpu" else ["torch"])
+    encs = {r: build_encoder(args.reid, weights=weights, device=device, runtime=r) for r in runtimes}
+    enc0 = next(iter(encs.values()))
     repeats = args.repeats or (20 if device.type == "cuda" else 3)
     print(f"# device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}, "
-          f"{torch.get_num_threads()} torch threads), model={args.reid}, half={enc.half}, weights={weights.name}, "
+          f"{torch.get_num_threads()} torch threads), model={args.reid}, half={enc0.half}, weights={weights.name}, "
           f"torch {torch.__version__}")
 
     bm = None
@@ -122,41 +128,49 @@ def main(argv=None) -> int:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                bm = boxmot_backend(weights, device, enc.half, Path(tmp.name))
+                bm = boxmot_backend(weights, device, enc0.half, Path(tmp.name))
         except Exception as exc:  # noqa: BLE001
             print(f"# BoxMOT backend unavailable ({type(exc).__name__}: {exc}); ours only")
 
     print("\n## Embedding cost per 1080p frame (ms, median)")
-    print("| boxes | trackreid | BoxMOT get_features | speed-up | cosine ours vs BoxMOT (mean / min) |")
-    print("|---:|---:|---:|---:|---|")
+    cols = " | ".join(f"trackreid ({r})" for r in encs)
+    print(f"| boxes | {cols} | BoxMOT get_features | BoxMOT / best ours | cosine ours vs BoxMOT (mean / min) |")
+    print("|---:|" + "---:|" * (len(encs) + 2) + "---|")
     for n in (int(v) for v in args.boxes.split(",")):
         items = make_frames(args.frames, n, seed=n)
+        fns = list(encs.values()) + ([lambda f, b: bm.get_features(b, f)] if bm is not None else [])
+        times = time_calls(fns, items, device, repeats)
+        ours = " | ".join(f"{t:.1f}" for t in times[:len(encs)])
         if bm is not None:
-            ours, theirs = time_calls([enc, lambda f, b: bm.get_features(b, f)], items, device, repeats)
-            cos = np.concatenate([(enc(f, b) * bm.get_features(b, f)).sum(1) for f, b in items])
-            print(f"| {n} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f}x | {cos.mean():.4f} / {cos.min():.4f} |")
+            theirs = times[-1]
+            cos = np.concatenate([(enc0(f, b) * bm.get_features(b, f)).sum(1) for f, b in items])
+            print(f"| {n} | {ours} | {theirs:.1f} | {theirs / min(times[:len(encs)]):.2f}x | "
+                  f"{cos.mean():.4f} / {cos.min():.4f} |")
         else:
-            (ours,) = time_calls([enc], items, device, repeats)
-            print(f"| {n} | {ours:.1f} | - | - | - |")
+            print(f"| {n} | {ours} | - | - | - |")
 
     print("\n## Bare network forward (crops/s, model-ready input on the device)")
-    print("| batch | trackreid model | ms per batch |")
-    print("|---:|---:|---:|")
-    h, w = enc.input_size
+    print("| batch | " + " | ".join(f"{r} crops/s | {r} ms per batch" for r in encs) + " |")
+    print("|---:|" + "---:|---:|" * len(encs))
+    h, w = enc0.input_size
     for bsz in (int(v) for v in args.batches.split(",")):
-        x = torch.randn(bsz, 3, h, w, device=device, dtype=enc.dtype)
-        if enc.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        iters = max(1, (repeats * 10) // max(1, bsz // 8)) if device.type == "cuda" else max(1, 8 // max(1, bsz // 4))
-        with torch.inference_mode():
-            enc.model(x)
+        row = []
+        for enc in encs.values():
+            x = torch.randn(bsz, 3, h, w, device=device, dtype=enc.dtype)
+            if enc.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            enc.batch_size = bsz  # one network call per batch
+            iters = (max(1, (repeats * 10) // max(1, bsz // 8)) if device.type == "cuda"
+                     else max(1, 8 // max(1, bsz // 4)))
+            enc.forward(x)
             _sync(device)
             t = time.perf_counter()
             for _ in range(iters):
-                enc.model(x)
+                enc.forward(x)
             _sync(device)
-        dt = (time.perf_counter() - t) / iters
-        print(f"| {bsz} | {bsz / dt:,.0f} | {dt * 1e3:.1f} |")
+            dt = (time.perf_counter() - t) / iters
+            row.append(f"{bsz / dt:,.0f} | {dt * 1e3:.1f}")
+        print(f"| {bsz} | " + " | ".join(row) + " |")
     tmp.cleanup()
     return 0
 

@@ -176,3 +176,62 @@ def test_tracker_protocol(enc, frame):
 
     emb = enc(frame, BOXES)
     assert validate_embeddings(emb, len(BOXES), enc.dim).shape == (4, 512)
+
+
+def test_onnxruntime_and_torch_runtimes_give_the_same_features(frame):
+    """The CPU default (onnxruntime, an in-memory export) computes what PyTorch computes."""
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(5)
+    model = build_model("osnet_x0_25").eval()
+    import copy
+
+    ort_enc = Encoder(copy.deepcopy(model), get_spec("osnet_x0_25"), device="cpu")
+    torch_enc = Encoder(model, get_spec("osnet_x0_25"), device="cpu", runtime="torch")
+    assert ort_enc.runtime == "onnxruntime" and torch_enc.runtime == "torch"
+    many = np.tile(BOXES, (20, 1))  # 80 boxes: two chunks of 64 and 16
+    np.testing.assert_allclose(ort_enc(frame, many), torch_enc(frame, many), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["bdb", "pmm"])
+def test_onnxruntime_runs_bdb_and_pmm(name, frame):
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    import copy
+
+    ort_enc = Encoder(copy.deepcopy(model), get_spec(name), device="cpu", runtime="onnxruntime")
+    ref = Encoder(model, get_spec(name), device="cpu", runtime="torch")(frame, BOXES[:2])
+    np.testing.assert_allclose(ort_enc(frame, BOXES[:2]), ref, atol=1e-4)
+    assert ort_enc.runtime == "onnxruntime"
+
+
+def test_runtime_choice_errors_and_fallback(frame, monkeypatch):
+    import trackreid.reid.encoder as E
+
+    model = build_model("osnet_x0_25").eval()
+    spec = get_spec("osnet_x0_25")
+    with pytest.raises(ValueError, match="runtime 'tensorflow'"):
+        Encoder(model, spec, device="cpu", runtime="tensorflow")
+    monkeypatch.setattr(E, "_onnxruntime_available", lambda: False)
+    assert Encoder(model, spec, device="cpu").runtime == "torch"  # auto without onnxruntime
+    with pytest.raises(ValueError, match="pip install onnx onnxruntime"):
+        Encoder(model, spec, device="cpu", runtime="onnxruntime")
+    monkeypatch.undo()
+    pytest.importorskip("onnxruntime")
+    # a graph that disagrees with PyTorch is never used: a warning, and the encoder stays on torch
+    monkeypatch.setattr(E._OrtRunner, "__call__", lambda self, x: torch.zeros(len(x), 512))
+    with pytest.warns(UserWarning, match="differs from PyTorch"):
+        e = Encoder(model, spec, device="cpu", runtime="onnxruntime")
+    assert e.runtime == "torch" and np.isfinite(e(frame, BOXES)).all()
+
+
+def test_failed_export_falls_back_to_torch(frame, monkeypatch):
+    import trackreid.reid.encoder as E
+
+    def broken(*a, **k):
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(E._OrtRunner, "__init__", broken)
+    with pytest.warns(UserWarning, match="exporter exploded"):
+        e = Encoder(build_model("osnet_x0_25").eval(), get_spec("osnet_x0_25"), device="cpu")
+    assert e.runtime == "torch" and e(frame, BOXES).shape == (4, 512)

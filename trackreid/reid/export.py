@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["ExportError", "ExportResult", "export_onnx", "export_tensorrt", "export"]
+__all__ = ["ExportError", "ExportResult", "export_onnx", "export_tensorrt", "export", "onnx_model_bytes"]
 
 log = logging.getLogger(__name__)
 FORMATS = ("onnx", "engine")
@@ -80,11 +80,7 @@ def export_onnx(name: str, weights=None, output=None, *, model: torch.nn.Module 
     net, inp = (wrapped, x) if not half else (_half_copy(wrapped), x.half())
     tmp = output.with_name(output.name + ".part")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net, (inp,), str(tmp), input_names=["images"], output_names=["features"],
-                              dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
-                              opset_version=opset, do_constant_folding=True, dynamo=False)
+        tmp.write_bytes(_onnx_bytes(net, inp, opset))
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
@@ -94,6 +90,30 @@ def export_onnx(name: str, weights=None, output=None, *, model: torch.nn.Module 
                            atol if not half else max(atol, 2e-2))
     log.info("wrote %s (max |onnx - torch| = %s)", output, diff)
     return ExportResult(output, "onnx", diff)
+
+
+def _onnx_bytes(net: torch.nn.Module, example: torch.Tensor, opset: int = 17) -> bytes:
+    """The ONNX graph of ``net`` traced on ``example``, input ``images`` and output ``features``, both with a
+    dynamic batch axis."""
+    import io
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (example,), buf, input_names=["images"], output_names=["features"],
+                          dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
+                          opset_version=opset, do_constant_folding=True, dynamo=False)
+    return buf.getvalue()
+
+
+def onnx_model_bytes(model: torch.nn.Module, input_size: tuple[int, int], opset: int = 17) -> bytes:
+    """In-memory ONNX export of an eval-mode fp32 ReID network (L2-normalised output), as the encoder's
+    onnxruntime path uses it; ``model`` itself is not modified."""
+    import copy
+
+    net = _Normalised(copy.deepcopy(model).eval().float().cpu().to(memory_format=torch.contiguous_format))
+    h, w = input_size
+    return _onnx_bytes(net, torch.zeros(2, 3, h, w), opset)
 
 
 def _half_copy(module: torch.nn.Module) -> torch.nn.Module:
