@@ -86,3 +86,18 @@ def test_apply_warp_moves_states():
     apply_warp(mean, cov, warp)
     np.testing.assert_allclose(mean[0, :6], [-90.0, 205.0, 80.0, 200.0, 0.0, 4.0])
     assert np.allclose(cov[0], cov[0].T)
+
+
+def test_distinct_pairs_is_a_two_way_ratio_test():
+    from trackreid.tracking.matching import distinct_pairs
+
+    d = np.array([[0.05, 0.60, 0.70],
+                  [0.50, 0.10, 0.15],    # row 1: 0.10 beats its runner-up 0.15 by only 0.05
+                  [0.55, 0.65, 0.40]])
+    got = distinct_pairs(d, 0.1)
+    assert got.tolist() == [[True, False, False], [False, False, False], [False, False, False]]
+    # (2, 2): best of its row, but column 2 has 0.15 < 0.40: not mutual-best
+    assert distinct_pairs(d, 0.0)[1, 1] and not distinct_pairs(d, 0.0)[2, 2]
+    assert distinct_pairs(np.array([[0.3]]), 0.1).tolist() == [[True]]     # nothing to compare with
+    assert distinct_pairs(np.full((3, 3), 0.01), 0.1).sum() == 0           # all alike: nothing distinct
+    assert distinct_pairs(np.zeros((0, 4)), 0.1).shape == (0, 4)

@@ -166,6 +166,31 @@ def test_reid_leans_on_appearance_when_motion_guess_is_off():
     assert len(motion[0]) == 2
 
 
+def test_features_that_do_not_tell_people_apart_fall_back_to_motion():
+    """An untrained network gives every crop nearly the same embedding. A person vanishes and someone else
+    appears inside the lost track's re-identification gate: with such features the newcomer must get a new ID
+    (as with motion alone), while distinct features of the same person still re-identify them."""
+    rng = np.random.default_rng(0)
+
+    def run(look):  # look: (3, D) appearance of person 0 and two bystanders
+        t = Tracker()
+        for f in range(40):
+            t.update(np.array([box(100 + 3 * f, 200), box(900, 500), box(900, 800)], np.float32),
+                     embeddings=noisy(look, rng))
+        for _ in range(10):  # person 0 is hidden
+            t.update(np.array([box(900, 500), box(900, 800)], np.float32), embeddings=noisy(look[1:], rng))
+        ids = set()
+        for _ in range(5):  # someone appears 1.3 box heights from where person 0 is predicted (250, 200)
+            out = t.update(np.array([box(330, 300), box(900, 500), box(900, 800)], np.float32),
+                           embeddings=noisy(look, rng))
+            ids.add(ids_by_det(out).get(0))
+        return ids - {None}                          # None: the newcomer's first, tentative frame
+
+    alike = np.repeat(codes(1, seed=5), 3, axis=0)   # everyone looks the same: appearance says nothing
+    assert run(alike) == {4}                         # a new identity, as motion alone would give
+    assert run(codes(3, seed=6)) == {1}              # a distinct look: person 0 is re-identified
+
+
 def test_appearance_cannot_join_far_apart_boxes():
     app = codes(1)
     t = Tracker()

@@ -33,6 +33,11 @@ class TrackerConfig:
     appearance_thresh: float = 0.5
     """Cosine distance above which a track and a detection are never matched (a veto on clear mismatches, so a
     crossing cannot hand a track to someone who looks different)."""
+    appearance_margin: float = 0.1
+    """Appearance alone may join a track and a detection (beyond the IoU rule of motion-only matching, or to
+    re-identify a lost track) only for a mutual-best pair whose cosine distance beats the runner-up of its row and of
+    its column by at least this. Features that do not tell people apart (an untrained network) thus never override
+    motion; 0 trusts every mutual-best pair."""
     gate_radius: float = 1.0
     """Spatial gate of the fused (motion + appearance) cost: largest centre distance, in track box heights;
     boxes overlapping the prediction (IoU > 0.1) always pass."""
@@ -110,7 +115,7 @@ class TrackerConfig:
                      "std_weight_velocity"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"TrackerConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("reid_gate_growth", "reid_motion_weight"):
+        for name in ("reid_gate_growth", "reid_motion_weight", "appearance_margin"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.size_ratio < 1:

@@ -61,6 +61,27 @@ def cosine_distance(track_feats: np.ndarray, det_feats: np.ndarray) -> np.ndarra
     return 1.0 - sim
 
 
+def distinct_pairs(dist: np.ndarray, margin: float) -> np.ndarray:
+    """Pairs (K, N) whose distance is the smallest of both their row and their column, by at least ``margin``
+    over the runner-up in each (a two-way ratio test). Appearance that does not tell people apart, such as the
+    features of an untrained network, yields no such pairs."""
+    k, n = dist.shape
+    if k == 0 or n == 0:
+        return np.zeros((k, n), bool)
+    if n > 1:
+        two = np.partition(dist, 1, axis=1)
+        row_best, row_next = two[:, 0], two[:, 1]
+    else:
+        row_best, row_next = dist[:, 0], np.full(k, np.inf)
+    if k > 1:
+        two = np.partition(dist, 1, axis=0)
+        col_best, col_next = two[0], two[1]
+    else:
+        col_best, col_next = dist[0], np.full(n, np.inf)
+    return ((dist <= row_best[:, None]) & (dist <= col_best[None, :])
+            & (dist <= row_next[:, None] - margin) & (dist <= col_next[None, :] - margin))
+
+
 def center_distance(tracks_cxcywh: np.ndarray, dets_cxcywh: np.ndarray) -> np.ndarray:
     """Centre distance in units of the track's box height; (K, N)."""
     dx = tracks_cxcywh[:, None, 0] - dets_cxcywh[None, :, 0]

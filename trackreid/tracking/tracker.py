@@ -28,6 +28,7 @@ from trackreid.tracking.matching import (
     GATED,
     cosine_distance,
     covered_fraction,
+    distinct_pairs,
     iou_matrix,
     linear_assignment,
     spatial_gate,
@@ -170,9 +171,17 @@ class Tracker:
                 fused = (1.0 - w) * d_iou + w * d_app
                 # appearance vetoes clear mismatches (with occlusion_trust, not for boxes more than half covered)
                 near_ok &= ~(has[:, None] & (trust[None, :] >= 0.5) & (d_app > cfg.appearance_thresh))
+                # only a distinct appearance match may go beyond the IoU rule of motion-only matching; the ratio
+                # test runs over tracks with features and high-score detections (the only embeddings read)
+                distinct = np.zeros((n, nd), bool)
+                rows_f = np.flatnonzero(has)
+                cols_h = np.flatnonzero(high)
+                distinct[np.ix_(rows_f, cols_h)] = distinct_pairs(d_app[np.ix_(rows_f, cols_h)],
+                                                                   cfg.appearance_margin)
+                near_ok &= distinct | (d_iou <= cfg.match_thresh)
                 fused = np.where(near_ok, fused, GATED)
                 # re-identification: a lost track may also match on appearance alone, inside its widening gate
-                reid_ok = far_ok & (is_lost & has)[:, None] & (d_app <= cfg.reid_thresh)
+                reid_ok = far_ok & distinct & (is_lost & has)[:, None] & (d_app <= cfg.reid_thresh)
                 if reid_ok.any():
                     reid = d_app + cfg.reid_motion_weight * cdist / radius[:, None]
                     fused = np.where(reid_ok, np.minimum(fused, reid), fused)
