@@ -1,8 +1,8 @@
 """Per-frame ``update`` cost on the CPU, ours beside BoxMOT's BotSort and ByteTrack, same inputs, one run.
 
 Inputs are precomputed: N people walk across a 1920x1080 frame (straight lines, a little jitter, people
-crossing) with 128-d embeddings (identity code + noise), so only association is timed -- no detector, no ReID
-model. BotSort receives the same embeddings through a stub ``reid_model`` (no network is loaded) and runs without
+crossing) with 512-d embeddings (identity code + noise; ``--dim`` changes the size), so only association is
+timed -- no detector, no ReID model. BotSort receives the same embeddings through a stub ``reid_model`` (no network is loaded) and runs without
 camera-motion compensation, like ours. The first 30 frames of each run are warm-up and not timed.
 
     python benchmarks/tracker_speed.py                 # 10, 40, 100 detections, 300 frames each
@@ -24,18 +24,18 @@ from tracker_quality import EmbeddingFeed, make_boxmot  # noqa: E402
 
 from trackreid import Tracker, TrackerConfig  # noqa: E402
 
-WIDTH, HEIGHT, DIM = 1920, 1080, 128
+WIDTH, HEIGHT = 1920, 1080
 
 
-def make_inputs(n: int, frames: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``frames`` frames of n walking people: (dets (n, 6) float32, embeddings (n, 128) float32)."""
+def make_inputs(n: int, frames: int, seed: int = 0, dim: int = 512) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``frames`` frames of n walking people: (dets (n, 6) float32, embeddings (n, dim) float32)."""
     rng = np.random.default_rng(seed)
     h = rng.uniform(80, 260, n)
     w = h * rng.uniform(0.35, 0.45, n)
     x = rng.uniform(0, WIDTH - w)
     y = rng.uniform(0, HEIGHT - h)
     v = rng.normal(0, 3, (n, 2))
-    codes = rng.normal(size=(n, DIM))
+    codes = rng.normal(size=(n, dim))
     codes /= np.linalg.norm(codes, axis=1, keepdims=True)
     out = []
     for _ in range(frames):
@@ -50,7 +50,7 @@ def make_inputs(n: int, frames: int, seed: int = 0) -> list[tuple[np.ndarray, np
         j = rng.normal(0, 1.5, (n, 4))
         dets = np.stack([x + j[:, 0], y + j[:, 1], x + w + j[:, 2], y + h + j[:, 3],
                          rng.uniform(0.3, 0.95, n), np.zeros(n)], axis=1).astype(np.float32)
-        e = codes + rng.normal(0, 0.3 / np.sqrt(DIM), codes.shape)
+        e = codes + rng.normal(0, 0.3 / np.sqrt(dim), codes.shape)
         e /= np.linalg.norm(e, axis=1, keepdims=True)
         out.append((dets, e.astype(np.float32)))
     return out
@@ -95,16 +95,17 @@ def main(argv=None) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 40, 100], help="detections per frame")
     p.add_argument("--frames", type=int, default=300, help="frames per run (first 30 are warm-up)")
     p.add_argument("--repeats", type=int, default=3, help="runs per tracker and size; the fastest is reported")
+    p.add_argument("--dim", type=int, default=512, help="embedding size (512: OSNet; 1536: BDB/PMM)")
     args = p.parse_args(argv)
 
     names = ["ours", "ours-motion", "botsort", "bytetrack"]
     print(f"CPU per-frame update cost (ms, best of {args.repeats}; {args.frames} frames; precomputed "
-          f"{DIM}-d embeddings; threads: {os.environ.get('OMP_NUM_THREADS', 'default')})")
+          f"{args.dim}-d embeddings; threads: {os.environ.get('OMP_NUM_THREADS', 'default')})")
     header = f"{'dets':>5} | " + " | ".join(f"{n:>11}" for n in names) + " | BotSort/ours | ByteTrack/ours"
     print(header)
     print("-" * len(header))
     for n in args.sizes:
-        inputs = make_inputs(n, args.frames)
+        inputs = make_inputs(n, args.frames, dim=args.dim)
         ms = {name: min(time_tracker(name, inputs) for _ in range(args.repeats)) for name in names}
         row = f"{n:>5} | " + " | ".join(f"{ms[name]:>11.3f}" for name in names)
         row += f" | {ms['botsort'] / ms['ours']:>11.1f}x | {ms['bytetrack'] / ms['ours']:>13.1f}x"

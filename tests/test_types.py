@@ -26,6 +26,8 @@ def test_empty_frame_is_normal(empty):
         (np.array([[0, 0, np.inf, 1, 0.5, 0]]), "NaN or inf"),
         (np.array([[10, 0, 5, 10, 0.5, 0]]), "inverted"),
         (np.array([["a"] * 6]), "numeric"),
+        (np.ones((1, 6), complex), "real numbers"),
+        (np.ones((1, 6), bool), "real numbers"),
     ],
 )
 def test_bad_detections_raise_clear_errors(dets, match):

@@ -39,7 +39,7 @@ class FrameResult:
     """What the pipeline produced for one frame."""
 
     index: int  # position in the source, counted from 0
-    tracks: np.ndarray  # (M, 8) float32 x1,y1,x2,y2,track_id,score,cls,det_index
+    tracks: np.ndarray  # (M, 8) float64 x1,y1,x2,y2,track_id,score,cls,det_index
     detections: np.ndarray  # (N, 6) float32 x1,y1,x2,y2,score,cls given to the tracker
     image: np.ndarray  # the decoded BGR frame (not annotated)
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds spent in each stage on this frame
@@ -226,7 +226,7 @@ class TrackingRun:
                     emb = _embed(encoder, frame, dets, embed_min_score, emb_dim)
                     emb_dim = emb.shape[1] if emb.shape[1] else emb_dim
                 t2 = time.perf_counter()
-                tracks = np.asarray(trk.update(dets, frame, embeddings=emb), dtype=np.float32).reshape(-1, 8)
+                tracks = np.asarray(trk.update(dets, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
                 t3 = time.perf_counter()
                 annotated = None
                 if drawer is not None:

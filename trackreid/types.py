@@ -1,7 +1,8 @@
 """Array layouts at the package boundary and the one place where user input is validated.
 
 Detections: (N, 6) float32 ``x1, y1, x2, y2, score, cls`` in pixels.
-Tracks:     (M, 8) float32 ``x1, y1, x2, y2, track_id, score, cls, det_index`` (BoxMOT's layout).
+Tracks:     (M, 8) float64 ``x1, y1, x2, y2, track_id, score, cls, det_index`` (BoxMOT's layout; float64 so that
+            track IDs stay exact integers past 2**24 on an endless stream).
 
 Rules (documented once, here):
 - NaN or infinite values, a wrong shape, or a non-numeric dtype raise ``ValueError`` naming the problem.
@@ -25,13 +26,14 @@ def _as_float_array(x, what: str) -> np.ndarray:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{what}: cannot be read as a numeric array ({exc})") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{what}: expected a numeric array, got dtype {arr.dtype}")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{what}: expected a numeric array of real numbers (int or float), got dtype {arr.dtype}")
     return arr
 
 
-def validate_detections(dets) -> tuple[np.ndarray, np.ndarray]:
-    """Check an (N, 6) detections array; return it as float32 plus the indices of the rows kept.
+def validate_detections(dets, with_count: bool = False):
+    """Check an (N, 6) detections array; return it as float32 plus the indices of the rows kept (and, with
+    ``with_count``, the number of rows given, N).
 
     The returned index array maps each kept row back to the caller's row number (for ``det_index``).
     """
@@ -39,7 +41,8 @@ def validate_detections(dets) -> tuple[np.ndarray, np.ndarray]:
         dets = np.empty((0, DET_COLS), np.float32)
     arr = _as_float_array(dets, "detections")
     if arr.size == 0:
-        return np.empty((0, DET_COLS), np.float32), np.empty(0, np.int64)
+        out = np.empty((0, DET_COLS), np.float32), np.empty(0, np.int64)
+        return (*out, 0) if with_count else out
     if arr.ndim != 2 or arr.shape[1] != DET_COLS:
         raise ValueError(
             f"detections: expected shape (N, 6) as x1,y1,x2,y2,score,cls, got {arr.shape}"
@@ -57,7 +60,7 @@ def validate_detections(dets) -> tuple[np.ndarray, np.ndarray]:
         )
     np.clip(arr[:, 4], 0.0, 1.0, out=arr[:, 4])
     keep = np.flatnonzero((arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1]))
-    return arr[keep], keep
+    return (arr[keep], keep, len(arr)) if with_count else (arr[keep], keep)
 
 
 def validate_embeddings(emb, n: int, dim: int | None = None) -> np.ndarray:

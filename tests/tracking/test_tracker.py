@@ -32,7 +32,7 @@ def test_output_layout_and_det_index():
     t = Tracker()
     dets = np.array([box(100, 100), box(400, 100, score=0.8), box(700, 100, score=0.05)], np.float32)
     out = t.update(dets)
-    assert out.dtype == np.float32 and out.ndim == 2 and out.shape[1] == 8
+    assert out.dtype == np.float64 and out.ndim == 2 and out.shape[1] == 8
     assert sorted(out[:, 7].astype(int).tolist()) == [0, 1]          # the 0.05 detection is below the low threshold
     for r in out:
         np.testing.assert_allclose(r[:4], dets[int(r[7]), :4], atol=1e-3)
@@ -449,3 +449,31 @@ def test_lost_state_and_removal():
     assert t.tracks.n == 1 and t.tracks.state[0] == LOST
     t.update(None)
     assert t.tracks.n == 0
+
+
+def test_match_thresh_is_honoured_in_the_first_stage():
+    t = Tracker(TrackerConfig(match_thresh=0.1, appearance_weight=0.0))
+    t.update(np.array([box(100, 100)], np.float32))
+    out = t.update(np.array([box(110, 100)], np.float32))  # 1 - IoU = 0.4 > 0.1: not the same track
+    assert 1 not in ids_by_det(out).values()
+    loose = Tracker(TrackerConfig(appearance_weight=0.0))
+    loose.update(np.array([box(100, 100)], np.float32))
+    assert ids_by_det(loose.update(np.array([box(110, 100)], np.float32))) == {0: 1}
+
+
+def test_track_ids_stay_exact_past_float32_precision():
+    t = Tracker()
+    t._next_id = 2**24 + 1
+    out = t.update(np.array([box(100, 100), box(400, 100)], np.float32))
+    assert out.dtype == np.float64
+    assert sorted(out[:, 4].astype(np.int64).tolist()) == [2**24 + 1, 2**24 + 2]
+
+
+def test_boxmot_style_call_and_none_frames():
+    app = codes(1)
+    t = Tracker()
+    out = t.update(np.array([box(100, 100)], np.float32), None, embs=app)   # BoxMOT: update(dets, img, embs=...)
+    assert ids_by_det(out) == {0: 1}
+    assert t.update(None, embeddings=np.empty((0, 64), np.float32)).shape == (0, 8)
+    with pytest.raises(ValueError, match="not both"):
+        t.update(np.array([box(100, 100)], np.float32), embeddings=app, embs=app)

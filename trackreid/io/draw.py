@@ -51,7 +51,7 @@ class TrackDrawer:
         th = self.thickness or max(1, round(min(h, w) / 400))
         font_scale = max(0.4, min(h, w) / 1400)
         self._frame += 1
-        tracks = np.asarray(tracks, dtype=np.float32).reshape(-1, 8)
+        tracks = np.asarray(tracks, dtype=np.float64).reshape(-1, 8)
         ids = tracks[:, 4].astype(np.int64)
         colors = id_colors(ids)
         boxes = np.round(tracks[:, :4]).astype(np.int32)

@@ -129,7 +129,7 @@ class RunOutputs:
 
     def write(self, frame_id: int, tracks: np.ndarray, annotated: np.ndarray | None = None, extra: dict | None = None):
         """Record frame ``frame_id`` (1-based): MOT rows, a JSON line, and the annotated image if a video is saved."""
-        tracks = np.asarray(tracks, dtype=np.float32).reshape(-1, 8)
+        tracks = np.asarray(tracks, dtype=np.float64).reshape(-1, 8)
         self._mot.write(int(frame_id), tracks)
         record = {"frame": int(frame_id), "tracks": tracks_to_records(tracks)}
         if extra:

@@ -10,6 +10,7 @@ import numpy as np
 GATED = 1e4
 """Cost written into gated-out pairs; far above any threshold, so ``lapjv`` never picks them."""
 _BLAS_SINGLE_THREAD_MACS = 200_000
+_BLAS_ONE_CALL_MACS = 4_000_000  # above this, one multi-threaded product beats row blocks
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -51,11 +52,14 @@ def cosine_distance(track_feats: np.ndarray, det_feats: np.ndarray) -> np.ndarra
     k, n = len(track_feats), len(det_feats)
     if k == 0 or n == 0:
         return np.zeros((k, n))
-    # OpenBLAS goes multi-threaded above ~262k multiply-adds; for a (100 x 128) @ (128 x 100) product waking its
-    # threads costs milliseconds on a busy CPU, so the product is done in row blocks that stay single-threaded.
-    sim = np.empty((k, n), np.result_type(track_feats, det_feats))
     det_t = det_feats.T
-    step = max(1, _BLAS_SINGLE_THREAD_MACS // (n * det_feats.shape[1]))
+    if k * n * det_feats.shape[1] > _BLAS_ONE_CALL_MACS:
+        return 1.0 - track_feats @ det_t
+    # OpenBLAS goes multi-threaded above ~262k multiply-adds; for a frame-sized product (40 x 512 @ 512 x 40) waking
+    # its threads costs more than the product, and milliseconds when the CPU is busy with the detector, so small
+    # products are done in row blocks (of at least 8 rows) that stay single-threaded.
+    sim = np.empty((k, n), np.result_type(track_feats, det_feats))
+    step = max(8, _BLAS_SINGLE_THREAD_MACS // (n * det_feats.shape[1]))
     for i in range(0, k, step):
         np.matmul(track_feats[i:i + step], det_t, out=sim[i:i + step])
     return 1.0 - sim

@@ -39,14 +39,14 @@ from trackreid.types import TRACK_COLS, validate_detections, validate_embeddings
 
 __all__ = ["Tracker", "TrackerConfig"]
 
-_EMPTY_OUT = np.empty((0, TRACK_COLS), np.float32)
+_EMPTY_OUT = np.empty((0, TRACK_COLS), np.float64)
 
 
 class Tracker:
     """Multi-object tracker with Kalman motion and ReID appearance.
 
     ``update(detections, frame=None, embeddings=None)`` takes an (N, 6) array ``x1, y1, x2, y2, score, cls`` and
-    returns the tracks matched in this frame as an (M, 8) float32 array ``x1, y1, x2, y2, track_id, score, cls,
+    returns the tracks matched in this frame as an (M, 8) float64 array ``x1, y1, x2, y2, track_id, score, cls,
     det_index`` (BoxMOT's layout; ``det_index`` is the row of ``detections`` the track was matched to).
 
     Appearance comes from ``embeddings`` (N, D) when given, else from ``encoder(frame, boxes)`` when the tracker
@@ -88,10 +88,9 @@ class Tracker:
     # ------------------------------------------------------------------ per frame
     def _inputs(self, detections, frame, embeddings):
         cfg = self.config
-        dets, keep = validate_detections(detections)
+        dets, keep, n_in = validate_detections(detections, with_count=True)
         emb = None
         if embeddings is not None:
-            n_in = int(np.shape(detections)[0]) if np.size(detections) else 0
             emb = validate_embeddings(embeddings, n_in, self._dim)
             if len(keep) != n_in:
                 emb = emb[keep]
@@ -121,8 +120,13 @@ class Tracker:
             emb = None
         return dets, keep, emb
 
-    def update(self, detections, frame=None, embeddings=None) -> np.ndarray:
-        """Advance one frame; see the class docstring for the layouts."""
+    def update(self, detections, frame=None, embeddings=None, *, embs=None) -> np.ndarray:
+        """Advance one frame; see the class docstring for the layouts. ``embs`` is BoxMOT's name for
+        ``embeddings``, accepted so that BoxMOT code switches over unchanged."""
+        if embs is not None:
+            if embeddings is not None:
+                raise ValueError("pass embeddings= or embs= (BoxMOT's name for it), not both")
+            embeddings = embs
         cfg = self.config
         dets, keep, emb = self._inputs(detections, frame, embeddings)
         self.frame_id += 1
@@ -180,13 +184,15 @@ class Tracker:
                                                                    cfg.appearance_margin)
                 near_ok &= distinct | (d_iou <= cfg.match_thresh)
                 fused = np.where(near_ok, fused, GATED)
+                stage1 = np.where(fused <= cfg.match_thresh, fused, GATED)
                 # re-identification: a lost track may also match on appearance alone, inside its widening gate
                 reid_ok = far_ok & distinct & (is_lost & has)[:, None] & (d_app <= cfg.reid_thresh)
                 if reid_ok.any():
                     reid = d_app + cfg.reid_motion_weight * cdist / radius[:, None]
-                    fused = np.where(reid_ok, np.minimum(fused, reid), fused)
+                    stage1 = np.where(reid_ok, np.minimum(stage1, reid), stage1)
             else:
                 fused = np.where(near_ok, d_iou, GATED)
+                stage1 = np.where(fused <= cfg.match_thresh, fused, GATED)
 
         det_free = high.copy()
         low_free = ~high
@@ -210,8 +216,8 @@ class Tracker:
 
             # stage 1: confirmed and lost tracks vs high-score detections (motion + appearance, re-identification)
             cols = np.flatnonzero(det_free)
-            thresh = max(cfg.match_thresh, cfg.reid_thresh + cfg.reid_motion_weight)
-            um = take(old_rows, cols, fused[np.ix_(old_rows, cols)], thresh, det_free)
+            thresh = max(cfg.match_thresh, cfg.reid_thresh + cfg.reid_motion_weight)  # stage1 holds both limits
+            um = take(old_rows, cols, stage1[np.ix_(old_rows, cols)], thresh, det_free)
             left = old_rows[um]
             left = left[state[left] == CONFIRMED]   # ByteTrack: only tracks seen last frame take low-score boxes
 
@@ -313,7 +319,7 @@ class Tracker:
 
     def _rows_out(self, rows, det_rows, dets, keep) -> np.ndarray:
         T = self.tracks
-        out = np.empty((len(rows), TRACK_COLS), np.float32)
+        out = np.empty((len(rows), TRACK_COLS), np.float64)
         out[:, :4] = cxcywh_to_xyxy(T.mean[rows, :4])
         out[:, 4] = T.track_id[rows]
         out[:, 5] = dets[det_rows, 4]
