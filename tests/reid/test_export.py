@@ -30,7 +30,7 @@ def test_onnx_matches_pytorch_with_dynamic_batch(ckpt, tmp_path):
     sess = ort.InferenceSession(str(res.path), providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == ["images"] and sess.get_outputs()[0].name == "features"
     # same input through the encoder (crops cut from a frame) and through ONNX
-    enc = build_encoder("osnet_x0_25", weights=ckpt, device="cpu")
+    enc = build_encoder("osnet_x0_25", weights=ckpt, device="cpu", runtime="torch")
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
     boxes = np.array([[0, 0, 60, 150], [100, 20, 180, 190], [200, 50, 290, 199]], np.float32)
@@ -38,6 +38,13 @@ def test_onnx_matches_pytorch_with_dynamic_batch(ckpt, tmp_path):
     for b in (1, 3):  # dynamic batch
         out = sess.run(["features"], {"images": x[:b]})[0]
         np.testing.assert_allclose(out, enc(frame, boxes)[:b], atol=1e-3)
+
+
+def test_failed_check_leaves_no_file(ckpt, tmp_path):
+    out = tmp_path / "bad.onnx"
+    with pytest.raises(ExportError, match="not written"):
+        export_onnx("osnet_x0_25", ckpt, out, atol=-1.0)  # no graph can pass a negative tolerance
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_writes_onnx(ckpt, tmp_path, capsys):

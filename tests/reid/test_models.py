@@ -135,6 +135,22 @@ def test_osnet_matches_boxmot_layout(name):
             assert torch.allclose(mine.eval()(x), ref.eval()(x), atol=1e-5)
 
 
+@pytest.mark.parametrize("name", sorted(OSNET_CONFIGS))
+def test_osnet_layout_matches_recorded_community_layout(name):
+    """Without BoxMOT installed (CI): every parameter/buffer name and shape, in order, hashes to what BoxMOT 25's
+    (torchreid's) OSNet gives (``osnet_layouts.json``, recorded from it with num_classes=7), so the published
+    checkpoints of every variant load with strict=True."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "osnet_layouts.json").read_text())[name]
+    sd = build_model(name, num_classes=7).state_dict()
+    listing = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in sd.items())
+    assert len(sd) == ref["tensors"] and sum(v.numel() for v in sd.values()) == ref["elements"]
+    assert hashlib.sha256(listing.encode()).hexdigest() == ref["sha256"]
+
+
 def test_osnet_train_contract_and_no_classifier():
     model = build_model("osnet_x0_25", num_classes=4).train()
     out = model(torch.randn(4, 3, 64, 32), torch.tensor([0, 1, 2, 3]))

@@ -217,6 +217,15 @@ def test_classifier_loaded_when_it_fits_and_missing_classifier_is_fine(source, t
     assert _same(source, t2)
 
 
+def test_files_without_batchnorm_counters_load(source, tmp_path):
+    """Older torchreid files have no ``num_batches_tracked`` buffers (PyTorch < 0.4.1); inference never reads them."""
+    path = tmp_path / "old.pt"
+    torch.save({k: v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}, path)
+    t = build_model("osnet_x0_25")
+    W.load_weights(t, path, arch="osnet_x0_25")
+    assert _same(source, t)
+
+
 def test_other_architecture_fails_listing_keys_and_guess(source, tmp_path):
     path = tmp_path / "mystery.pt"
     torch.save(source.state_dict(), path)

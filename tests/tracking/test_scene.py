@@ -54,3 +54,38 @@ def test_det_ids_stay_with_their_track_between_crossings(scene):
         ids = pairs[pairs[:, 0] == g, 1]
         purity.append(np.bincount(ids).max() / len(ids))
     assert np.mean(purity) > 0.8
+
+
+def test_tracker_with_a_real_encoder_embeds_rendered_frames():
+    """``Tracker(config, encoder=build_encoder(...))``: the tracker cuts and embeds the boxes of each frame itself;
+    every confirmed track then has a feature memory, and people keep their IDs over a short stretch."""
+    import warnings
+
+    from trackreid.reid.encoder import build_encoder
+
+    scene = synthetic.generate_scene(synthetic.SceneConfig(num_people=8, num_frames=12, width=640, height=360,
+                                                           seed=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights: the loud warning is expected here
+        enc = build_encoder("osnet_x0_25", weights=None, device="cpu")
+    calls = []
+    real_call = enc.__call__
+
+    def counting(frame, boxes):
+        calls.append(len(boxes))
+        return real_call(frame, boxes)
+
+    tracker = Tracker(encoder=counting)
+    pairs = []
+    for t in range(1, 13):
+        out = tracker.update(scene.dets_at(t), frame=scene.render(t))
+        gid = scene.det_ids_at(t)
+        pairs += [(int(gid[int(r[7])]), int(r[4])) for r in out if gid[int(r[7])] >= 0]
+    assert len(calls) == 12 and sum(calls) > 0                      # one encoder call per frame
+    n = tracker.tracks.n
+    confirmed = tracker.tracks.state[:n] != 0
+    assert tracker.tracks.feat.shape[1] == 512 and tracker.tracks.has_feat[:n][confirmed].all()
+    by_person = {}
+    for g, i in pairs:
+        by_person.setdefault(g, set()).add(i)
+    assert by_person and sum(len(v) == 1 for v in by_person.values()) >= 0.75 * len(by_person)

@@ -225,6 +225,7 @@ class Encoder:
         self._scale = (1.0 / (255.0 * std)).view(1, 3, 1, 1).to(self.device)
         self._bias = (-mean / std).view(1, 3, 1, 1).to(self.device)
         self._pinned: torch.Tensor | None = None
+        self._uploaded = None  # CUDA event: the last copy out of the pinned buffer has completed
 
     def _build_ort(self) -> _OrtRunner | None:
         """The onnxruntime session for the CPU, checked against PyTorch; None (torch is used) if the export fails
@@ -258,8 +259,13 @@ class Encoder:
             return src.to(self.device)
         if self._pinned is None or self._pinned.shape != src.shape:
             self._pinned = torch.empty(src.shape, dtype=torch.uint8, pin_memory=True)
+            self._uploaded = torch.cuda.Event()
+        else:
+            self._uploaded.synchronize()  # the previous frame's copy must have left the buffer before it is reused
         self._pinned.copy_(src)
-        return self._pinned.to(self.device, non_blocking=True)
+        out = self._pinned.to(self.device, non_blocking=True)
+        self._uploaded.record(torch.cuda.current_stream(self.device))
+        return out
 
     def _normalise(self, crops: torch.Tensor) -> torch.Tensor:
         """(N, 3, h, w) float BGR 0..255 -> model input (RGB, mean/std, dtype and memory format)."""

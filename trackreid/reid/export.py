@@ -79,15 +79,15 @@ def export_onnx(name: str, weights=None, output=None, *, model: torch.nn.Module 
         ref = wrapped(x).numpy()
     net, inp = (wrapped, x) if not half else (_half_copy(wrapped), x.half())
     tmp = output.with_name(output.name + ".part")
+    diff = None
     try:
         tmp.write_bytes(_onnx_bytes(net, inp, opset))
+        if verify:  # checked before it takes the output's name: a failed check leaves no bad file behind
+            diff = _check_onnx(tmp, x.numpy().astype(np.float16 if half else np.float32), ref,
+                               atol if not half else max(atol, 2e-2), name=output)
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    diff = None
-    if verify:
-        diff = _check_onnx(output, x.numpy().astype(np.float16 if half else np.float32), ref,
-                           atol if not half else max(atol, 2e-2))
     log.info("wrote %s (max |onnx - torch| = %s)", output, diff)
     return ExportResult(output, "onnx", diff)
 
@@ -122,21 +122,24 @@ def _half_copy(module: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(module).half()
 
 
-def _check_onnx(path: Path, x: np.ndarray, ref: np.ndarray, atol: float) -> float:
+def _check_onnx(path: Path, x: np.ndarray, ref: np.ndarray, atol: float, name: Path | None = None) -> float:
+    """Max |onnxruntime - PyTorch| of the graph at ``path`` on two batch sizes; ``ExportError`` (naming ``name``)
+    if it exceeds ``atol`` or the shapes differ."""
+    name = name or path
     try:
         import onnxruntime as ort
     except ImportError:
-        log.warning("onnxruntime is not installed; %s was not checked (pip install onnxruntime)", path)
+        log.warning("onnxruntime is not installed; %s was not checked (pip install onnxruntime)", name)
         return float("nan")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     diff = 0.0
     for xb, rb in ((x, ref), (x[:1], ref[:1])):  # two batch sizes: the batch axis really is dynamic
         out = sess.run(["features"], {"images": xb})[0].astype(np.float32)
         if out.shape != rb.shape:
-            raise ExportError(f"{path}: ONNX output shape {out.shape}, expected {rb.shape}")
+            raise ExportError(f"{name}: ONNX output shape {out.shape}, expected {rb.shape}")
         diff = max(diff, float(np.abs(out - rb).max()))
     if not diff <= atol:
-        raise ExportError(f"{path}: ONNX output differs from PyTorch by {diff:.2e} (> {atol:.0e})")
+        raise ExportError(f"{name}: ONNX output differs from PyTorch by {diff:.2e} (> {atol:.0e}); not written")
     return diff
 
 

@@ -512,7 +512,8 @@ def load_weights(model, path_or_name, arch: str | None = None, *, trust: bool = 
                                           f"{recorded!r} instead (e.g. build_encoder({recorded!r}, weights=...))")
     target = model.state_dict()
     sd = ck.state_dict
-    missing = [k for k in target if k not in sd and not _HEAD_RE.match(k)]
+    # BatchNorm's num_batches_tracked counter is absent from older torchreid files and does not affect inference
+    missing = [k for k in target if k not in sd and not _HEAD_RE.match(k) and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in sd if k not in target and not _HEAD_RE.match(k)]
     shape_bad = [f"{k} {tuple(sd[k].shape)} vs model {tuple(target[k].shape)}"
                  for k in sd if k in target and not _HEAD_RE.match(k) and sd[k].shape != target[k].shape]
