@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from trackreid.train.datasets import DatasetLayoutError, build_dataset, camera_from_name
+from trackreid.train.datasets import DatasetLayoutError, build_dataset, camera_from_name, folder_dataset
 
 from .conftest import person_image, write_market
 
@@ -80,7 +80,8 @@ def test_msmt17_list_files(tmp_path, version, train_dir, test_dir):
             lines[split].append(f"{rel} {pid}")
     for k, v in lines.items():
         (base / f"list_{k}.txt").write_text("\n".join(v) + "\n")
-    ds = build_dataset("msmt17", tmp_path)
+    for root in (tmp_path, base):  # the folder holding MSMT17_Vn, or that folder itself
+        ds = build_dataset("msmt17", root)
     assert ds.num_train_pids == 3 and len(ds.train) == 6  # train + val
     assert {c for _, _, c in ds.train} == {0, 2}
     assert [(p, c) for _, p, c in ds.query] == [(5, 1), (6, 1)]
@@ -111,7 +112,10 @@ def test_cuhk03_new_protocol_from_official_files(tmp_path):
     assert {c for _, _, c in ds.train} == {0, 1}
     assert {p for _, p, _ in ds.query} == {4, 5, 6} and len(ds.query) + len(ds.gallery) == 12
     with pytest.raises(DatasetLayoutError, match="images_detected"):
-        savemat(tmp_path / "cuhk03_new_protocol_config_detected.mat", {"filelist": np.array(names, dtype=object)})
+        savemat(tmp_path / "cuhk03_new_protocol_config_detected.mat", {
+            "filelist": np.array(names, dtype=object).reshape(-1, 1), "labels": np.array(labels).reshape(-1, 1),
+            "camId": np.array(cams).reshape(-1, 1), "train_idx": train_idx.reshape(-1, 1),
+            "query_idx": query_idx.reshape(-1, 1), "gallery_idx": gallery_idx.reshape(-1, 1)})
         build_dataset("cuhk03_detected", tmp_path)
 
 
@@ -146,6 +150,11 @@ def test_folder_dataset_with_and_without_cameras(tmp_path):
     assert ds2.has_camids and len(ds2.query) == 6  # one query per camera per held-out identity
     with pytest.raises(DatasetLayoutError, match="one sub-folder per identity"):
         build_dataset("folder", tmp_path / "nocam" / "person_0")
+    write_market(tmp_path / "market")
+    with pytest.raises(DatasetLayoutError, match="use --data market_layout"):
+        build_dataset("folder", tmp_path / "market")
+    with pytest.raises(DatasetLayoutError, match="fewer than 2 training identities"):
+        folder_dataset(tmp_path / "nocam", test_fraction=0.8)
 
 
 def test_folder_dataset_explicit_splits(tmp_path):
@@ -162,15 +171,70 @@ def test_folder_dataset_explicit_splits(tmp_path):
     assert q["id7"] == g["id7"] and q["id8"] == g["id8"]
 
 
-def test_cuhk03_raw_release_needs_h5py_or_extracted_images(tmp_path):
-    pytest.importorskip("scipy")
-    try:
-        import h5py  # noqa: F401
-        pytest.skip("h5py is installed: the raw release would be extracted")
-    except ImportError:
-        pass
-    savemat(tmp_path / "cuhk03_new_protocol_config_detected.mat", {"filelist": np.array(["a.png"], dtype=object)})
+def _write_cuhk03_release(path: Path, kind: str, persons: tuple[int, ...]) -> None:
+    """A tiny ``cuhk-03.mat`` as MATLAB v7.3 writes it (HDF5, every array stored transposed): ``kind`` holds one
+    reference per camera pair to a (10 images x persons) array of image references; image (c, p, i) is a solid
+    colour (c, p, i) * 20, and slot 9 of every person is empty, as unused slots are in the release."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        refs = f.create_group("#refs#")
+        pairs = []
+        for c, n in enumerate(persons):
+            cells = np.empty((10, n), dtype=h5py.ref_dtype)
+            for p in range(n):
+                for i in range(10):
+                    if i == 9:
+                        data = np.zeros(2, np.uint64)  # an empty cell
+                    else:
+                        rgb = np.empty((16, 8, 3), np.uint8)
+                        rgb[:] = (c * 20, p * 20, i * 20)
+                        data = rgb.T
+                    cells[i, p] = refs.create_dataset(f"img_{c}_{p}_{i}", data=data).ref
+            pairs.append(refs.create_dataset(f"pair_{c}", data=cells).ref)
+        f.create_dataset(kind, data=np.array([pairs], dtype=h5py.ref_dtype))
+
+
+def test_cuhk03_raw_release_is_extracted_with_the_right_people(tmp_path):
+    pytest.importorskip("h5py")
+    (tmp_path / "cuhk03_release").mkdir()
+    _write_cuhk03_release(tmp_path / "cuhk03_release" / "cuhk-03.mat", "detected", persons=(3, 2))
+    names, labels, cams = [], [], []
+    for c, n in enumerate((3, 2)):
+        for p in range(n):
+            for i in (0, 1, 5, 6):
+                names.append(f"{c + 1}_{p + 1:03d}_{1 if i < 5 else 2}_{i + 1:02d}.png")
+                labels.append(c * 10 + p + 1)
+                cams.append(2 * c + (1 if i < 5 else 2))
+    idx = np.arange(1, len(names) + 1)
+    lab = np.array(labels)
+    test = idx[lab > 2]
+    savemat(tmp_path / "cuhk03_new_protocol_config_detected.mat", {
+        "filelist": np.array(names, dtype=object).reshape(-1, 1), "labels": lab.reshape(-1, 1),
+        "camId": np.array(cams).reshape(-1, 1), "train_idx": idx[lab <= 2].reshape(-1, 1),
+        "query_idx": test[::4].reshape(-1, 1), "gallery_idx": np.setdiff1d(test, test[::4]).reshape(-1, 1)})
+    ds = build_dataset("cuhk03_detected", tmp_path)
+    assert ds.num_train_pids == 2 and len(ds.train) == 8 and len(ds.query) + len(ds.gallery) == 12
+    for c, p, i in ((0, 2, 6), (1, 1, 0), (0, 0, 1)):
+        img = cv2.imread(str(tmp_path / "images_detected" / f"{c + 1}_{p + 1:03d}_{1 if i < 5 else 2}_{i + 1:02d}.png"))
+        assert img.shape == (16, 8, 3) and img[0, 0].tolist() == [i * 20, p * 20, c * 20]  # BGR of (c, p, i)
+    assert not (tmp_path / "images_detected" / "1_001_2_10.png").exists()     # empty slots are skipped
+
+
+def test_cuhk03_raw_release_needs_h5py_or_extracted_images(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as if h5py were not installed
+    savemat(tmp_path / "cuhk03_new_protocol_config_detected.mat", {
+        k: np.array([[1]]) for k in ("labels", "camId", "train_idx", "query_idx", "gallery_idx")} | {
+        "filelist": np.array(["a.png"], dtype=object)})
     (tmp_path / "cuhk03_release").mkdir()
     (tmp_path / "cuhk03_release" / "cuhk-03.mat").write_bytes(b"\x89HDF\r\n")
     with pytest.raises(DatasetLayoutError, match="h5py"):
         build_dataset("cuhk03_detected", tmp_path)
+
+
+def test_cuhk03_protocol_file_without_its_keys_is_a_clear_error(tmp_path):
+    savemat(tmp_path / "cuhk03_new_protocol_config_labeled.mat", {"filelist": np.array(["a.png"], dtype=object)})
+    with pytest.raises(DatasetLayoutError, match="lacks labels, camId"):
+        build_dataset("cuhk03_labeled", tmp_path)

@@ -30,7 +30,8 @@ def _extract_images(mat_path: Path, kind: str, out_dir: Path) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     with h5py.File(mat_path, "r") as mat:
         for campid, campair_ref in enumerate(mat[kind][0]):
-            campair = mat[campair_ref][:]
+            # MATLAB v7.3 stores arrays transposed: (10 images, persons) on disk is the (persons, 10) cell array
+            campair = mat[campair_ref][:].T
             for pid in range(campair.shape[0]):
                 for imgid, ref in enumerate(campair[pid]):
                     img = mat[ref][:].T
@@ -45,7 +46,12 @@ def _extract_images(mat_path: Path, kind: str, out_dir: Path) -> None:
 def _protocol_split(root: Path, kind: str) -> ReIDDataset:
     from scipy.io import loadmat
 
-    cfg = loadmat(str(root / f"cuhk03_new_protocol_config_{kind}.mat"))
+    cfg_path = root / f"cuhk03_new_protocol_config_{kind}.mat"
+    cfg = loadmat(str(cfg_path))
+    absent = [k for k in ("filelist", "labels", "camId", "train_idx", "query_idx", "gallery_idx") if k not in cfg]
+    if absent:
+        raise DatasetLayoutError(f"cuhk03: {cfg_path} lacks {', '.join(absent)}; expected the new-protocol "
+                                 "configuration file of the CUHK03-NP release")
     img_dir = root / f"images_{kind}"
     if not img_dir.is_dir():
         raw = root / "cuhk03_release" / "cuhk-03.mat"
@@ -61,9 +67,10 @@ def _protocol_split(root: Path, kind: str) -> ReIDDataset:
         return [(str(img_dir / files[i]), int(labels[i]), int(cams[i])) for i in idx]
 
     train, query, gallery = take("train_idx"), take("query_idx"), take("gallery_idx")
-    missing = [p for p, _, _ in train[:5] + query[:5] if not Path(p).is_file()]
+    missing = [p for p, _, _ in train + query + gallery if not Path(p).is_file()]
     if missing:
-        raise DatasetLayoutError(f"cuhk03: images listed by the protocol file are missing, e.g. {missing[0]}")
+        raise DatasetLayoutError(f"cuhk03: {len(missing)} image(s) listed by {cfg_path.name} are missing from "
+                                 f"{img_dir}, e.g. {Path(missing[0]).name}")
     return ReIDDataset(f"cuhk03_{kind}", root, relabel(train), query, gallery)
 
 

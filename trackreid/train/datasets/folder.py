@@ -44,6 +44,9 @@ def folder_dataset(root: str | Path, test_fraction: float = 0.5) -> ReIDDataset:
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(f"folder: dataset folder {root} does not exist")
+    if (root / "bounding_box_train").is_dir() or (root / "bounding_box_test").is_dir():
+        raise DatasetLayoutError(f"folder: {root} has the Market-1501 layout (bounding_box_train/, query/, "
+                                 "bounding_box_test/), not one sub-folder per identity; use --data market_layout")
     if (root / "train").is_dir():
         splits = {}
         for s in ("train", "query", "gallery"):
@@ -77,6 +80,9 @@ def folder_dataset(root: str | Path, test_fraction: float = 0.5) -> ReIDDataset:
     if not train:
         raise DatasetLayoutError(f"folder: no training image found under {root} (expected .jpg/.png files "
                                  "inside one sub-folder per identity)")
+    if len({pid for _, pid, _ in train}) < 2:
+        raise DatasetLayoutError(f"folder: {root} gives fewer than 2 training identities; a classifier needs at "
+                                 "least 2 (use more identity folders)")
     if not query or not gallery:
         raise DatasetLayoutError(f"folder: {root} yields {len(query)} query and {len(gallery)} gallery images; "
                                  "each held-out identity needs at least two images")

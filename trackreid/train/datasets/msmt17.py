@@ -34,26 +34,29 @@ def msmt17(root: str | Path) -> ReIDDataset:
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(f"msmt17: dataset folder {root} does not exist")
-    tried = []
-    for version, train_dir, test_dir in _VERSIONS:
-        for base in (root, root / version, root / "msmt17" / version):
-            tried.append(str(base))
-            if not (base / "list_train.txt").is_file():
-                continue
-            for d in (train_dir, test_dir):
-                if not (base / d).is_dir():
-                    raise DatasetLayoutError(f"msmt17: found list files in {base} but not the image folder {base / d}")
-            train = _read_list(base / "list_train.txt", base / train_dir)
-            if (base / "list_val.txt").is_file():
-                train += _read_list(base / "list_val.txt", base / train_dir)
-            for f in ("list_query.txt", "list_gallery.txt"):
-                if not (base / f).is_file():
-                    raise DatasetLayoutError(f"msmt17: expected {base / f}")
-            query = _read_list(base / "list_query.txt", base / test_dir)
-            gallery = _read_list(base / "list_gallery.txt", base / test_dir)
-            if not train:
-                raise DatasetLayoutError(f"msmt17: {base / 'list_train.txt'} is empty")
-            return ReIDDataset("msmt17", base, relabel(train), query, gallery)
+    bases = [root] + [b / v for b in (root, root / "msmt17") for v, _, _ in _VERSIONS]
+    for base in bases:
+        # the version is told by the image folders present, whatever the folder is called
+        dirs = next(((tr, te) for _, tr, te in _VERSIONS if (base / tr).is_dir() and (base / te).is_dir()), None)
+        has_lists = (base / "list_train.txt").is_file()
+        if dirs is None and not has_lists:
+            continue
+        if dirs is None:
+            raise DatasetLayoutError(f"msmt17: found list files in {base} but no image folders: expected train/ and "
+                                     "test/ (V1) or mask_train_v2/ and mask_test_v2/ (V2) beside them")
+        train_dir, test_dir = dirs
+        for f in ("list_train.txt", "list_query.txt", "list_gallery.txt"):
+            if not (base / f).is_file():
+                raise DatasetLayoutError(f"msmt17: found {base / train_dir} but not {base / f}; the release's list "
+                                         "files name the training, query and gallery images")
+        train = _read_list(base / "list_train.txt", base / train_dir)
+        if (base / "list_val.txt").is_file():
+            train += _read_list(base / "list_val.txt", base / train_dir)
+        query = _read_list(base / "list_query.txt", base / test_dir)
+        gallery = _read_list(base / "list_gallery.txt", base / test_dir)
+        if not train:
+            raise DatasetLayoutError(f"msmt17: {base / 'list_train.txt'} is empty")
+        return ReIDDataset("msmt17", base, relabel(train), query, gallery)
     raise DatasetLayoutError(
         "msmt17: expected list_train.txt, list_query.txt, list_gallery.txt with train/ and test/ (V1) or "
-        f"mask_train_v2/ and mask_test_v2/ (V2) in one of: {', '.join(tried)}")
+        f"mask_train_v2/ and mask_test_v2/ (V2) in one of: {', '.join(map(str, bases))}")
