@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("source", help="webcam index (0), stream URL, or a video file")
     p.add_argument("--detector", default="yolo11n.pt")
-    p.add_argument("--reid", default="osnet")
+    p.add_argument("--reid", default="auto")
     p.add_argument("--reid-weights", default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--output", default=None, help="also write outputs to this folder")

@@ -103,8 +103,9 @@ def build_tracker(tracker_config=None, tracker=None):
 
 
 def build_reid(reid, reid_weights=None, device="cpu", half=None):
-    """An encoder from a model name (``osnet``, ``osnet_x0_25``, ``bdb``, ``pmm``...), an encoder object, or
-    None / ``"none"`` for motion-only tracking (returns None)."""
+    """An encoder from a model name (``osnet``, ``osnet_x0_25``, ``bdb``, ``pmm``...), ``"auto"`` (the architecture
+    of ``reid_weights``, or OSNet x1.0 without weights), an encoder object, or None / ``"none"`` for motion-only
+    tracking (returns None)."""
     if reid is None or reid is False or (isinstance(reid, str) and reid.strip().lower() in _NO_REID):
         if reid_weights:
             raise PipelineError("--reid-weights given with --reid none; choose a ReID model or drop the weights")
@@ -113,7 +114,10 @@ def build_reid(reid, reid_weights=None, device="cpu", half=None):
         return reid
     from trackreid.reid.encoder import build_encoder
 
-    return build_encoder(str(reid), weights=reid_weights, device=device, half=half)
+    name = str(reid)
+    if name.strip().lower() == "auto":
+        name = None if reid_weights else "osnet"
+    return build_encoder(name, weights=reid_weights, device=device, half=half)
 
 
 class _StageStats:
@@ -157,7 +161,7 @@ class TrackingRun:
     def __iter__(self) -> Generator[FrameResult, None, dict]:
         return self._generate(self.source, **self.options)
 
-    def _generate(self, source, reid="osnet", reid_weights=None, detector="yolo11n.pt", classes=("person",),
+    def _generate(self, source, reid="auto", reid_weights=None, detector="yolo11n.pt", classes=("person",),
                   conf: float = 0.25, device="auto", half=None, tracker_config=None, output=None,
                   save_video: bool = True, show: bool = False, max_frames: int | None = None, quiet: bool = False,
                   tracker=None, imgsz: int | None = None, trail: int = 30, prefetch: int = 8,
@@ -365,14 +369,15 @@ def _close_windows() -> None:
         pass
 
 
-def track_video(source, reid="osnet", reid_weights=None, detector="yolo11n.pt", classes=("person",),
+def track_video(source, reid="auto", reid_weights=None, detector="yolo11n.pt", classes=("person",),
                 conf: float = 0.25, device="auto", half=None, tracker_config=None, output=None,
                 save_video: bool = True, show: bool = False, max_frames: int | None = None, quiet: bool = False,
                 **kwargs) -> Generator[FrameResult, None, dict]:
     """Track people in ``source`` and yield a :class:`FrameResult` per frame; the generator returns the summary.
 
     source: a video file, an image folder (or a MOT sequence folder with ``img1/``), a webcam index, or a stream URL.
-    reid: ``"osnet"`` (OSNet x1.0), ``"osnet_x0_25"``/``_x0_5``/``_x0_75``, ``"osnet_ain_x1_0"``, ``"bdb"``,
+    reid: ``"auto"`` (default: the architecture of ``reid_weights``, else OSNet x1.0),
+        ``"osnet"`` (OSNet x1.0), ``"osnet_x0_25"``/``_x0_5``/``_x0_75``, ``"osnet_ain_x1_0"``, ``"bdb"``,
         ``"pmm"``, an encoder object, or ``"none"`` for motion only. reid_weights: a path or known weights name
         (None: random init, with a warning).
     detector: an Ultralytics model path/name, a MOT ``det.txt``, or a callable ``(frame, index) -> (N, 6)``.

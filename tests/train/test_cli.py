@@ -60,3 +60,39 @@ def test_train_resume_and_eval_only(market_dir, tmp_path, capsys):
                  str(market_dir), "--set", "height=64", "--set", "width=32", "--json", "--workers", "0"]) == 0
     evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(evaluated) >= {"mAP", "rank1", "rank5", "rank10"}
+
+
+@pytest.mark.parametrize("fmt", ["torchreid", "boxmot_renamed"])
+def test_eval_only_reads_torchreid_and_boxmot_files(market_dir, tmp_path, capsys, fmt):
+    """A torchreid checkpoint ({'state_dict', 'epoch', 'rank1', 'optimizer'}, named model.pth.tar-60) and a BoxMOT
+    state_dict under a name that says nothing: the architecture is recognised from the tensors."""
+    import torch
+
+    from trackreid.reid.models.registry import build_model
+
+    sd = build_model("osnet_x0_25", num_classes=751).state_dict()
+    if fmt == "torchreid":
+        path = tmp_path / "model.pth.tar-60"
+        torch.save({"state_dict": {f"module.{k}": v for k, v in sd.items()}, "epoch": 60, "rank1": 0.9,
+                    "optimizer": {}}, path)
+    else:
+        path = tmp_path / "my_reid_weights.pt"
+        torch.save(sd, path)
+    assert main(["--eval-only", "--weights", str(path), "--data", "market1501", "--root", str(market_dir),
+                 "--set", "height=64", "--set", "width=32", "--json", "--workers", "0"]) == 0
+    captured = capsys.readouterr()
+    assert set(json.loads(captured.out.strip().splitlines()[-1])) >= {"mAP", "rank1"}
+    assert "classifier not loaded" in captured.err   # 751 classes in the file, none needed to evaluate
+
+
+def test_checkpoint_mismatch_is_reported_on_one_line(market_dir, tmp_path, capsys):
+    import torch
+
+    from trackreid.reid.models.registry import build_model
+
+    path = tmp_path / "other.pt"
+    torch.save(build_model("osnet_x0_5").state_dict(), path)
+    assert main(["--eval-only", "--model", "osnet_x0_25", "--weights", str(path), "--data", "market1501",
+                 "--root", str(market_dir), "--workers", "0"]) == 2
+    last = _one_line_error(capsys)
+    assert "does not fit osnet_x0_25" in last and "shape mismatch" in last and "'osnet_x0_5'" in last

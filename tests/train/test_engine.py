@@ -91,6 +91,36 @@ def test_best_checkpoint_loads_with_load_weights(market_dir, tmp_path):
     assert all(torch.equal(own[k], trained[k]) for k in own)
 
 
+def test_best_checkpoint_drives_the_encoder_and_the_tracker_cli(market_dir, tmp_path):
+    """best.pt is directly usable: build_encoder and ``trackreid --reid-weights`` read its architecture and the
+    input size it was trained at (64x32 here, not the registry's 256x128) from the file."""
+    import json
+    import warnings
+
+    import numpy as np
+
+    from trackreid.cli.track import main as track_main
+    from trackreid.reid.encoder import build_encoder
+
+    Trainer(tiny_config(market_dir, tmp_path / "run", epochs=1, eval_every=1), progress=False).fit()
+    best = tmp_path / "run" / "best.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # trained weights: no "random weights" warning
+        enc = build_encoder(None, weights=best, device="cpu")
+    assert enc.spec.name == "osnet_x0_25" and enc.input_size == (64, 32)
+    frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    assert enc(frame, np.array([[10, 10, 50, 100]], np.float32)).shape == (1, 512)
+
+    syn = pytest.importorskip("trackreid.synthetic")
+    seq = syn.write_mot_sequence(syn.generate_scene(syn.SceneConfig(num_people=4, num_frames=5, width=320,
+                                                                    height=240, seed=1)), tmp_path / "mot")
+    out = tmp_path / "track"
+    assert track_main([str(seq / "img1"), "--detector", str(seq / "det" / "det.txt"), "--reid-weights", str(best),
+                       "--device", "cpu", "--output", str(out), "--no-video", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["frames"] == 5
+
+
 def test_resume_rejects_other_model_and_weights_only_file(market_dir, tmp_path):
     Trainer(tiny_config(market_dir, tmp_path / "run", epochs=1, eval_every=1), progress=False).fit()
     with pytest.raises(ValueError, match="best.pt holds only"):

@@ -41,11 +41,9 @@ def main(argv=None) -> int:
         if name is None:
             if args.weights is None:
                 raise ValueError("give --reid NAME (no weights to infer the architecture from)")
-            from trackreid.reid.weights import guess_arch, infer_arch, read_checkpoint
+            from trackreid.reid.weights import checkpoint_arch, read_checkpoint
 
-            name = infer_arch(args.weights)
-            if name is None:
-                name = guess_arch(read_checkpoint(args.weights).state_dict)
+            name = checkpoint_arch(read_checkpoint(args.weights), args.weights)
             if name is None:
                 raise ValueError(f"cannot tell the architecture of {args.weights}; pass --reid NAME")
         from trackreid.reid.export import export
@@ -58,7 +56,9 @@ def main(argv=None) -> int:
         print("trackreid-export: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, ImportError, RuntimeError) as exc:
-        msg = " ".join(str(exc).split()) if not isinstance(exc, ImportError) else f"missing package: {exc}"
+        from trackreid.cli import one_line
+
+        msg = one_line(exc) if not isinstance(exc, ImportError) else f"missing package: {exc}"
         print(f"trackreid-export: error: {msg}", file=sys.stderr)
         return 1
     extra = f" (max |onnx - torch| = {res.max_abs_diff:.1e})" if res.max_abs_diff is not None else ""

@@ -11,7 +11,9 @@ import sys
 import warnings
 from pathlib import Path
 
-REID_CHOICES = "osnet (= osnet_x1_0), osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ain_x1_0, bdb, pmm, none"
+from trackreid.cli import one_line
+
+REID_CHOICES = "auto, osnet (= osnet_x1_0), osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ain_x1_0, bdb, pmm, none"
 EPILOG = """examples:
   trackreid street.mp4                                     # YOLO11n + OSNet x1.0, outputs in runs/track/street
   trackreid street.mp4 --reid osnet_x0_25 --reid-weights osnet_x0_25_market1501.pt --device cpu
@@ -34,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("source", help="video file, image folder (or MOT sequence folder), webcam index, or stream URL")
     g = p.add_argument_group("models")
-    g.add_argument("--reid", default="osnet", metavar="NAME", help=f"ReID encoder: {REID_CHOICES} (default osnet)")
+    g.add_argument("--reid", default="auto", metavar="NAME",
+                   help=f"ReID encoder: {REID_CHOICES} (default auto: the architecture of --reid-weights, "
+                   "else osnet)")
     g.add_argument("--reid-weights", default=None, metavar="PATH|NAME",
                    help="ReID weights: a file (torchreid, BoxMOT or trackreid checkpoint) or a known name; "
                    "without it the encoder is randomly initialised (poor identities, with a warning)")
@@ -65,17 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no final report")
     r.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return p
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
-        text = text[1:-1]
-    if not text:
-        return type(exc).__name__
-    if isinstance(exc, (ValueError, FileNotFoundError, OSError, ImportError)):
-        return text
-    return f"{type(exc).__name__}: {text}"
 
 
 def _install_warning_format(quiet: bool) -> None:
@@ -132,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         kept = ""
         if run.summary and run.summary.get("frames"):
             kept = f" (after {run.summary['frames']} frames; outputs kept in {run.output_dir})"
-        print(f"trackreid: error: {_one_line(exc)}{kept}", file=sys.stderr)
+        print(f"trackreid: error: {one_line(exc)}{kept}", file=sys.stderr)
         return 1
     if not args.quiet:
         _report(summary, run.output_dir or out)

@@ -70,23 +70,22 @@ def _cli_overrides(args: argparse.Namespace) -> dict:
 
 
 def _eval_only(args: argparse.Namespace, overrides: dict) -> dict:
-    import torch
-
     from trackreid.reid.models.registry import get_spec, list_models
+    from trackreid.reid.weights import checkpoint_arch, read_checkpoint
     from trackreid.train.config import build_config
-    from trackreid.train.engine import evaluate_weights, infer_arch
+    from trackreid.train.engine import evaluate_weights
 
     if not args.weights:
         raise ValueError("--eval-only needs --weights FILE (a trackreid, torchreid or BoxMOT checkpoint)")
-    model = args.model or infer_arch(args.weights, list_models())
+    ck = read_checkpoint(args.weights)
+    model = args.model or checkpoint_arch(ck, args.weights)
     if model is None:
         raise ValueError(f"cannot tell the architecture of {args.weights}; pass --model (one of "
                          f"{', '.join(list_models())})")
-    spec = get_spec(model)
-    overrides = {"height": spec.input_size[0], "width": spec.input_size[1], "workers": 2, **overrides}
+    h, w = ck.input_size or get_spec(model).input_size  # the size it was trained at, when the file says
+    overrides = {"height": h, "width": w, "workers": 2, **overrides}
     cfg = build_config(args.recipe, model, overrides)
-    _ = torch  # imported for its side effect of failing early when torch is broken
-    return evaluate_weights(args.weights, cfg, log=lambda s: print(s, file=sys.stderr))
+    return evaluate_weights(ck, cfg, log=lambda s: print(s, file=sys.stderr))
 
 
 def _train(args: argparse.Namespace, overrides: dict) -> dict:
@@ -160,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERRUPTED
         if args.debug:
             raise
-        print(f"trackreid-train: error: {e}", file=sys.stderr)
+        from trackreid.cli import one_line
+
+        print(f"trackreid-train: error: {one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, (ValueError, FileNotFoundError, TypeError)) else 1
 
 

@@ -16,6 +16,7 @@ such rows carry no identity information.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 
@@ -392,7 +393,8 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
 
     name: a model name (``osnet_x1_0``, ``osnet_x0_25``, ``osnet_ain_x1_0``, ``bdb``, ``pmm``; see
         ``trackreid.reid.models.list_models()``), or None to take the architecture from ``weights``
-        (manifest entry, trackreid checkpoint, or BoxMOT's ``<arch>_<dataset>.pt`` file name).
+        (manifest entry, trackreid checkpoint, BoxMOT's ``<arch>_<dataset>.pt`` file name, or the tensors).
+        A trackreid checkpoint trained at another input size (``height``/``width``) is fed crops of that size.
     weights: a checkpoint path, a known name (``osnet_x0_25_market1501``; downloaded once, sha256-checked), or
         None for random weights (a loud warning: identities will be poor).
     device: "auto" (CUDA if usable, else CPU), "cpu", "cuda", "cuda:N". half: fp16 (CUDA only); None = on CUDA.
@@ -400,7 +402,7 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         "torch" or "onnxruntime" (see :class:`Encoder`). trust / allow_unverified: see ``trackreid.reid.weights``.
     """
     from .models.registry import build_model, get_spec
-    from .weights import infer_arch, load_weights, read_checkpoint
+    from .weights import checkpoint_arch, load_weights, read_checkpoint
 
     ck = None
     if weights is not None and not (isinstance(weights, str) and weights.strip().lower() in {"", "none"}):
@@ -408,14 +410,12 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     if name is None:
         if ck is None:
             raise ValueError("build_encoder: give a model name, or weights to infer the architecture from")
-        name = ck.arch or infer_arch(ck.path) or infer_arch(os.fspath(weights))
-        if name is None:
-            from .weights import guess_arch
-
-            name = guess_arch(ck.state_dict)
+        name = checkpoint_arch(ck, os.fspath(weights))
         if name is None:
             raise ValueError(f"cannot tell the architecture of {ck.path}; pass it as build_encoder(NAME, ...)")
     spec = get_spec(name)
+    if ck is not None and ck.input_size is not None and ck.input_size != tuple(spec.input_size):
+        spec = dataclasses.replace(spec, input_size=ck.input_size)  # crops at the size the network was trained at
     resolve_torch_device(device)  # fail on a bad device before building anything
     model = build_model(spec.name, num_classes=0)
     report = None

@@ -297,7 +297,14 @@ class Checkpoint:
     state_dict: parameter name -> tensor, wrappers and ``module.`` prefixes removed.
     kind: "trackreid", "torchreid" (a dict holding ``state_dict``), or "state_dict" (a bare one, as BoxMOT ships).
     arch: architecture recorded in the file (trackreid checkpoints) or None. path: where it came from.
+    meta: what else the file records (epoch, metrics; a trackreid checkpoint's training ``input_size`` [H, W]).
     """
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """(H, W) the network was trained at, when the file records it (trackreid checkpoints)."""
+        size = self.meta.get("input_size")
+        return (int(size[0]), int(size[1])) if size is not None and len(size) == 2 else None
 
     state_dict: dict
     kind: str
@@ -382,7 +389,7 @@ def read_checkpoint(path_or_name, *, trust: bool = False, allow_unverified: bool
         obj = obj.state_dict()
     if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
         kind, arch, ncls = "trackreid", obj.get("arch"), obj.get("num_classes")
-        meta = {k: obj[k] for k in ("epoch", "metrics") if k in obj}
+        meta = {k: obj[k] for k in ("epoch", "metrics", "input_size") if k in obj}
         sd = obj.get("state_dict")
     elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         kind, sd = "torchreid", obj["state_dict"]
@@ -433,6 +440,13 @@ def infer_arch(path_or_name) -> str | None:
         except Exception:  # noqa: BLE001 - unreadable here; load_weights reports it properly
             pass
     return _name_arch(p.name)
+
+
+def checkpoint_arch(ck: Checkpoint, path_or_name=None) -> str | None:
+    """The architecture of a read checkpoint: recorded in it, named by its manifest entry or BoxMOT-style file name,
+    or recognised from its tensors; None when nothing fits."""
+    return (ck.arch or (infer_arch(path_or_name) if path_or_name is not None else None)
+            or (infer_arch(ck.path) if ck.path is not None else None) or guess_arch(ck.state_dict))
 
 
 def _signature(sd: dict) -> dict[str, tuple]:

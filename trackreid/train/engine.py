@@ -615,31 +615,16 @@ class Trainer:
         result.metrics, result.best_map = dict(self.metrics), self.best_map
         result.seconds = time.perf_counter() - t_start
         result.images_per_s = images / max(result.seconds, 1e-9)
-        if result.best_checkpoint is None and (self.out_dir / "best.pt").is_file():
+        if result.best_checkpoint is None and self.best_map >= 0 and (self.out_dir / "best.pt").is_file():
             result.best_checkpoint = self.out_dir / "best.pt"
         return result
 
 
 # ----------------------------------------------------------------------------------------------- eval-only
-def infer_arch(weights: str | Path, known: list[str]) -> str | None:
-    """Architecture of a weights file: the ``arch`` of a trackreid checkpoint, else the longest known model name
-    that prefixes the file name (BoxMOT's ``<arch>_<dataset>.pt`` convention)."""
-    p = Path(weights)
-    if p.is_file():
-        try:
-            ck = torch.load(p, map_location="cpu", weights_only=True)
-            if isinstance(ck, dict) and ck.get("format") == CHECKPOINT_FORMAT:
-                return str(ck["arch"])
-        except Exception:  # noqa: BLE001 - not our format; fall back to the name
-            pass
-    stem = p.name.lower()
-    matches = [m for m in known if stem.startswith(m.lower())]
-    return max(matches, key=len) if matches else None
-
-
 def evaluate_weights(weights: str | Path, cfg: TrainConfig, dataset: ReIDDataset | None = None,
                      log: Callable[[str], None] = print) -> dict[str, float]:
-    """Evaluate any checkpoint (trackreid, torchreid or BoxMOT) on ``cfg.data``/``cfg.root``."""
+    """Evaluate any checkpoint (trackreid, torchreid or BoxMOT; a path, a known name or a read ``Checkpoint``) as
+    ``cfg.model`` at ``cfg.height`` x ``cfg.width`` on ``cfg.data``/``cfg.root``."""
     from trackreid.reid.models.registry import build_model
     from trackreid.reid.weights import load_weights
 
@@ -649,7 +634,7 @@ def evaluate_weights(weights: str | Path, cfg: TrainConfig, dataset: ReIDDataset
     model = build_model(cfg.model, num_classes=0, pretrained_backbone=False)
     report = load_weights(model, weights, arch=cfg.model)
     if report is not None:
-        log(f"loaded {weights}: {report}")
+        log(f"loaded {report}")
     model.to(device)
     spec = _model_spec(cfg.model)
     tcfg = transform_config(cfg, getattr(spec, "mean", IMAGENET_MEAN), getattr(spec, "std", IMAGENET_STD))
