@@ -38,7 +38,8 @@ def test_resume_mid_epoch_continues_exactly(market_dir, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_ctrl_c_writes_checkpoint_and_resume_matches(market_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_writes_checkpoint_and_resume_matches(market_dir, tmp_path, monkeypatch, sig):
     full = Trainer(tiny_config(market_dir, tmp_path / "a"), progress=False).fit()
     trainer = Trainer(tiny_config(market_dir, tmp_path / "b"), progress=False)
     real_step = trainer._train_step
@@ -48,16 +49,45 @@ def test_ctrl_c_writes_checkpoint_and_resume_matches(market_dir, tmp_path, monke
         out = real_step(x, y)
         calls.append(1)
         if len(calls) == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # the handler only sets a flag; the step completes
+            os.kill(os.getpid(), sig)  # the handler only sets a flag; the step completes
         return out
 
     monkeypatch.setattr(trainer, "_train_step", step_then_ctrl_c)
     with pytest.raises(TrainingInterrupted) as info:
         trainer.fit()
     assert info.value.checkpoint == tmp_path / "b" / "last.pt"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     rest = Trainer(tiny_config(market_dir, tmp_path / "b"), resume=info.value.checkpoint, progress=False).fit()
     assert rest.step_losses == full.step_losses[3:]
+
+
+def test_ctrl_c_during_evaluation_keeps_it_pending_for_resume(market_dir, tmp_path, monkeypatch):
+    """Ctrl-C while the end-of-epoch evaluation runs (loader workers too): last.pt keeps the evaluation pending,
+    --resume runs it first, and metrics.csv and best.pt end up as in an uninterrupted run."""
+    cfg = dict(epochs=2, eval_every=1, workers=2)
+    Trainer(tiny_config(market_dir, tmp_path / "a", **cfg), progress=False).fit()
+    trainer = Trainer(tiny_config(market_dir, tmp_path / "b", **cfg), progress=False)
+    real_eval = trainer.run_evaluation
+
+    def ctrl_c_then_evaluate():
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_eval()   # its loop sees the stop and gives up
+
+    monkeypatch.setattr(trainer, "run_evaluation", ctrl_c_then_evaluate)
+    with pytest.raises(TrainingInterrupted) as info:
+        trainer.fit()
+    assert not (tmp_path / "b" / "metrics.csv").exists()        # the epoch is not logged without its metrics
+    assert torch.load(info.value.checkpoint, weights_only=True)["pending_row"]["epoch"] == 1
+    Trainer(tiny_config(market_dir, tmp_path / "b", **cfg), resume=info.value.checkpoint, progress=False).fit()
+
+    def table(run):
+        rows = list(csv.DictReader(open(tmp_path / run / "metrics.csv")))
+        return [{k: v for k, v in r.items() if k not in ("images_per_s", "epoch_s")} for r in rows]
+
+    assert table("b") == table("a") and len(table("a")) == 2
+    best = [torch.load(tmp_path / r / "best.pt", weights_only=True)["metrics"] for r in ("a", "b")]
+    assert best[0] == best[1]
 
 
 def test_epoch_checkpoints_csv_best_and_eval(market_dir, tmp_path):

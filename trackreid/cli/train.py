@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -155,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         from trackreid.train.engine import TrainingInterrupted
 
         if isinstance(e, TrainingInterrupted):
-            print(f"trackreid-train: {e}; continue with --resume {e.checkpoint}", file=sys.stderr)
+            if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one message for all processes
+                more = f"; continue with --resume {e.checkpoint}" if e.checkpoint else ""
+                print(f"trackreid-train: {e}{more}", file=sys.stderr)
             return EXIT_INTERRUPTED
         if args.debug:
             raise

@@ -31,7 +31,7 @@ class TrainConfig:
     erasing: float = 0.5  #: random erasing probability (0 off)
     color_jitter: float = 0.0  #: colour jitter strength (0 off)
     # sampling
-    batch_size: int = 64  #: images per step per process
+    batch_size: int = 64  #: images per step per process (under torchrun the global batch is this x processes)
     sampler: str = "random"  #: "random" (softmax) or "pk" (P identities x K instances, for triplet)
     num_instances: int = 4  #: K of the P x K sampler
     # losses

@@ -41,10 +41,12 @@ CSV_FIELDS = ["epoch", "step", "lr", "loss", "ce", "triplet", "acc", "images_per
 
 
 class TrainingInterrupted(Exception):
-    """Raised after Ctrl-C once the checkpoint is written; ``checkpoint`` is its path."""
+    """Raised after Ctrl-C / SIGTERM; ``checkpoint`` is the checkpoint to resume from, None when none exists yet."""
 
-    def __init__(self, checkpoint: Path):
-        super().__init__(f"interrupted; checkpoint written to {checkpoint}")
+    def __init__(self, checkpoint: Path | None):
+        checkpoint = checkpoint if checkpoint is not None and Path(checkpoint).is_file() else None
+        super().__init__(f"interrupted; the checkpoint to resume from is {checkpoint}" if checkpoint else
+                         "interrupted before the first checkpoint was written; nothing to resume")
         self.checkpoint = checkpoint
 
 
@@ -201,7 +203,7 @@ def extract_features(model: nn.Module, items: list[Item], tcfg: TransformConfig,
     """L2-normalised features of ``items`` (batched on ``device``, optionally averaged with the mirror image)."""
     model.eval()
     loader = DataLoader(TestImages(items, tcfg), batch_size=batch_size, shuffle=False, num_workers=workers,
-                        pin_memory=device.type == "cuda")
+                        pin_memory=device.type == "cuda", worker_init_fn=_ignore_sigint if workers > 0 else None)
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else _null_ctx()
     out = []
     for x, _, _ in loader:
@@ -304,9 +306,13 @@ class Trainer:
         self._log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         self.progress = progress and self.is_main
         if self.world > 1:
+            import datetime
+
             import torch.distributed as dist
             if not dist.is_initialized():
-                dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+                # ranks > 0 wait at a barrier while rank 0 evaluates: allow a long (MSMT17, re-ranked) evaluation
+                dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo",
+                                        timeout=datetime.timedelta(hours=3))
             self.device = torch.device(f"cuda:{self.local_rank}") if torch.cuda.is_available() \
                 else torch.device("cpu")
             if self.device.type == "cuda":
@@ -314,7 +320,12 @@ class Trainer:
         else:
             self.device = resolve_device(cfg.device)
         self.out_dir = Path(cfg.output)
-        self.dataset = dataset if dataset is not None else build_dataset(cfg.data, cfg.root)
+        if dataset is None:
+            # rank 0 first: building a dataset may write files (CUHK03's image extraction), once
+            self._barrier(not self.is_main)
+            dataset = build_dataset(cfg.data, cfg.root)
+            self._barrier(self.is_main)
+        self.dataset = dataset
         if self.is_main:
             self.log(self.dataset.summary())
 
@@ -353,16 +364,33 @@ class Trainer:
 
         self.epoch, self.epoch_step, self.global_step = 0, 0, 0
         self.best_map, self.metrics = -1.0, {}
+        self._pending_row: dict[str, Any] | None = None  # an epoch whose evaluation a stop cut short
+        self._stop = False
         if resume is not None:
             self._load(Path(resume))
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=cfg.fixbase_epochs > 0)
-        self._stop = False
         self._tb = None
 
     # .................................................................................... setup helpers
+    def _barrier(self, when: bool = True) -> None:
+        """A DDP barrier on the ranks for which ``when`` holds (the others meet it elsewhere); no-op alone."""
+        if self.world > 1 and when:
+            import torch.distributed as dist
+            dist.barrier()
+
+    def _sync_stop(self) -> bool:
+        """Under DDP a stop (Ctrl-C, SIGTERM) seen by any rank stops all of them at the same step, so no rank is left
+        waiting in a collective; returns the agreed flag."""
+        if self.world > 1:
+            import torch.distributed as dist
+            flag = torch.tensor([1.0 if self._stop else 0.0], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            self._stop = bool(flag.item() > 0)
+        return self._stop
+
     def log(self, msg: str) -> None:
         if self.is_main:
             self._log(msg)
@@ -405,6 +433,8 @@ class Trainer:
             "metrics": dict(self.metrics), "best_mAP": self.best_map,
             "input_size": [self.cfg.height, self.cfg.width], "config": self.cfg.to_dict(),
         }
+        if full and self._pending_row is not None:
+            ck["pending_row"] = dict(self._pending_row)
         if full:
             ck.update({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                        "scaler": self.scaler.state_dict(), "sampler": self.sampler.state_dict(),
@@ -435,22 +465,25 @@ class Trainer:
         self.epoch, self.epoch_step = int(ck["epoch"]), int(ck["epoch_step"])
         self.global_step = int(ck["global_step"])
         self.best_map, self.metrics = float(ck.get("best_mAP", -1.0)), dict(ck.get("metrics", {}))
+        self._pending_row = ck.get("pending_row")
         set_rng_state(ck["rng"])
         self.log(f"resumed from {path}: epoch {self.epoch}, step {self.epoch_step} of it, "
                  f"{self.global_step} steps in total")
 
     # .................................................................................... signals
-    def _install_sigint(self):
+    def _install_signals(self) -> dict:
+        """Ctrl-C (SIGINT) and SIGTERM (what torchrun and schedulers send) finish the step and write a checkpoint;
+        a second one aborts. Returns the previous handlers."""
         if threading.current_thread() is not threading.main_thread():
-            return None
+            return {}
 
         def handler(signum, frame):
-            if self._stop:  # second Ctrl-C: stop now
+            if self._stop:  # the second signal: stop now
                 raise KeyboardInterrupt
             self._stop = True
             self.log("\ninterrupt: finishing this step, then writing a checkpoint (Ctrl-C again to abort)")
 
-        return signal.signal(signal.SIGINT, handler)
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     # .................................................................................... loop
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, dict[str, float], float]:
@@ -490,6 +523,38 @@ class Trainer:
                            min(c.workers, 4), c.eval_flip, c.rerank, should_stop=lambda: self._stop, log=self.log)
         return metrics
 
+    def _close_epoch(self, row: dict[str, Any], do_eval: bool, result: TrainResult) -> None:
+        """Evaluate (when due), checkpoint and log an epoch whose training is done. A stop before or during its
+        evaluation leaves the evaluation pending in last.pt and ``--resume`` runs it first, so metrics.csv and
+        best.pt come out as if the run had never stopped."""
+        evaluated = not do_eval
+        if do_eval and not self._stop:
+            if self.is_main:
+                try:
+                    self.metrics = self.run_evaluation()
+                except KeyboardInterrupt:
+                    self._stop = True
+                else:
+                    evaluated = True
+                    row.update({k: f"{v:.4f}" for k, v in self.metrics.items()})
+                    self.log(f"epoch {row['epoch']}: mAP {self.metrics['mAP']:.4f} "
+                             f"rank-1 {self.metrics['rank1']:.4f} rank-5 {self.metrics['rank5']:.4f}")
+                    if self.metrics["mAP"] > self.best_map:
+                        self.best_map = self.metrics["mAP"]
+                        result.best_checkpoint = self.save("best.pt", full=False)
+            self._barrier()
+            self._sync_stop()  # a stop during rank 0's evaluation stops every rank here
+        self._pending_row = None if evaluated else dict(row)
+        result.last_checkpoint = self.save("last.pt")
+        if evaluated and self.is_main:
+            append_csv_row(self.out_dir / "metrics.csv", row)
+            tb = self._tensorboard()
+            if tb:
+                for k in ("loss", "acc", "lr", "images_per_s", "mAP", "rank1"):
+                    if row.get(k, "") != "":
+                        tb.add_scalar(f"train/{k}" if k not in ("mAP", "rank1") else f"eval/{k}", float(row[k]),
+                                      int(row["epoch"]))
+
     def _trim_csv(self) -> None:
         """A fresh run starts a new metrics.csv; a resumed one keeps the rows of the epochs it has not undone."""
         path = self.out_dir / "metrics.csv"
@@ -513,9 +578,13 @@ class Trainer:
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._trim_csv()
-        old_handler = self._install_sigint()
+        old_handlers = self._install_signals()
         t_start, images = time.perf_counter(), 0
         try:
+            if self._pending_row is not None:  # the evaluation a stop cut short comes first
+                self._close_epoch(self._pending_row, True, result)
+                if self._stop:
+                    raise TrainingInterrupted(result.last_checkpoint)
             while self.epoch < c.epochs:
                 if c.max_steps and self.global_step >= c.max_steps:
                     break
@@ -549,7 +618,7 @@ class Trainer:
                     speed = ep_images / max(1e-9, time.perf_counter() - t_epoch)
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.2f}", img_s=f"{speed:.0f}", lr=f"{lr:.2e}")
-                    if self._stop or (c.max_steps and self.global_step >= c.max_steps):
+                    if self._sync_stop() or (c.max_steps and self.global_step >= c.max_steps):
                         stop_now = True
                         break
                     if c.steps_per_epoch and self.epoch_step >= c.steps_per_epoch:
@@ -573,31 +642,7 @@ class Trainer:
                        "images_per_s": f"{ep_images / max(epoch_s, 1e-9):.1f}", "epoch_s": f"{epoch_s:.1f}"}
                 last_epoch = self.epoch >= c.epochs or (c.max_steps and self.global_step >= c.max_steps)
                 do_eval = c.eval_every >= 0 and (last_epoch or (c.eval_every > 0 and self.epoch % c.eval_every == 0))
-                if do_eval and not self._stop:
-                    if self.is_main:
-                        try:
-                            self.metrics = self.run_evaluation()
-                        except KeyboardInterrupt:
-                            self._stop = True
-                        else:
-                            row.update({k: f"{v:.4f}" for k, v in self.metrics.items()})
-                            self.log(f"epoch {self.epoch}: mAP {self.metrics['mAP']:.4f} "
-                                     f"rank-1 {self.metrics['rank1']:.4f} rank-5 {self.metrics['rank5']:.4f}")
-                            if self.metrics["mAP"] > self.best_map:
-                                self.best_map = self.metrics["mAP"]
-                                result.best_checkpoint = self.save("best.pt", full=False)
-                    if self.world > 1:
-                        import torch.distributed as dist
-                        dist.barrier()
-                result.last_checkpoint = self.save("last.pt")
-                if self.is_main:
-                    append_csv_row(self.out_dir / "metrics.csv", row)
-                    tb = self._tensorboard()
-                    if tb:
-                        for k in ("loss", "acc", "lr", "images_per_s", "mAP", "rank1"):
-                            if row.get(k, "") != "":
-                                tb.add_scalar(f"train/{k}" if k not in ("mAP", "rank1") else f"eval/{k}",
-                                              float(row[k]), self.epoch)
+                self._close_epoch(row, do_eval, result)
                 if self._stop:
                     raise TrainingInterrupted(result.last_checkpoint)
                 if stop_now:
@@ -607,8 +652,8 @@ class Trainer:
             # written; the last checkpoint on disk (end of the previous epoch or an earlier stop) stays valid
             raise TrainingInterrupted(self.out_dir / "last.pt") from None
         finally:
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
+            for sig, h in old_handlers.items():
+                signal.signal(sig, h)
             if self._tb:
                 self._tb.flush()
         result.steps, result.epoch = self.global_step, self.epoch
