@@ -241,8 +241,7 @@ def test_real_mot17_video_evaluates_against_ground_truth(shared_data, tmp_path, 
                       "MOT17-04-FRCNN", "--json", str(tmp_path / "m.json")]) == 0
     printed = capsys.readouterr().out
     assert "HOTA" in printed and "IDF1" in printed and "MOT17-04-FRCNN" in printed
-    m = json.loads((tmp_path / "m.json").read_text())
-    seq = m["sequences"]["MOT17-04-FRCNN"] if "sequences" in m else m["MOT17-04-FRCNN"]
+    seq = json.loads((tmp_path / "m.json").read_text())["MOT17-04-FRCNN"]
     assert 0.2 < seq["HOTA"] <= 1 and 0.2 < seq["IDF1"] <= 1
 
 

@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--gt", required=True, type=Path, metavar="GT_ROOT", help="folder holding one SEQ/gt/gt.txt per sequence")
     p.add_argument("--results", required=True, type=Path, metavar="RESULTS_DIR", help="folder holding one SEQ.txt per sequence")
-    p.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="also write all numbers to this JSON file")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT.json",
+                   help="also write all numbers to this JSON file ({sequence or COMBINED: {metric: value}}; "
+                   "ratios as fractions 0..1, counts as integers)")
     p.add_argument("--sequences", nargs="+", default=None, metavar="SEQ", help="evaluate only these sequences (default: all in --gt)")
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold for MOTA/IDF1 (default 0.5)")
     p.add_argument(
@@ -68,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             clip_to_gt=args.clip_to_gt,
         )
     except (FileNotFoundError, ValueError) as exc:
-        print(f"trackreid-eval: error: {exc}", file=sys.stderr)
+        from trackreid.cli import one_line
+
+        print(f"trackreid-eval: error: {one_line(exc)}", file=sys.stderr)
         return 2
     keys = SUMMARY_KEYS + EXTRA_KEYS if args.all else SUMMARY_KEYS
     print(format_table(results, keys))
