@@ -214,7 +214,7 @@ class TrackingRun:
                 bar = tqdm(total=total, unit="frame", desc=info.name, file=sys.stderr, dynamic_ncols=True,
                            leave=True)
             setup_s = time.perf_counter() - t_setup
-            prefetcher = Prefetcher(src, maxsize=prefetch)
+            prefetcher = Prefetcher(src, maxsize=prefetch, on_exit=src.close)  # the decode thread releases it
             emb_dim = getattr(encoder, "dim", None)
             # The tracker reads appearance only for detections scoring at least track_high_thresh (low-score ones
             # extend tracks by IoU and never touch feature memory), so only those are embedded.
@@ -238,13 +238,12 @@ class TrackingRun:
                 if outputs is not None:
                     extra = {"time_s": round(index / info.fps, 4)} if info.fps else None
                     outputs.write(index + 1, tracks, annotated, extra)
+                quit_requested = False
                 if show:
                     import cv2
 
                     cv2.imshow("trackreid", annotated)
-                    if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                        status, message = "stopped", "closed by the user (q)"
-                        break
+                    quit_requested = cv2.waitKey(1) & 0xFF in (ord("q"), 27)
                 t4 = time.perf_counter()
                 timings = {"decode": decode_ms, "detect": (t1 - t0) * 1e3, "embed": (t2 - t1) * 1e3,
                            "associate": (t3 - t2) * 1e3, "write": (t4 - t3) * 1e3}
@@ -258,6 +257,9 @@ class TrackingRun:
                     if index % 10 == 0:
                         bar.set_postfix(tracks=len(tracks), ids=len(ids_seen), refresh=False)
                 yield FrameResult(index, tracks, dets, frame, timings)
+                if quit_requested:  # this frame is written and counted; then stop
+                    status, message = "stopped", "closed by the user (q)"
+                    break
                 if max_frames is not None and index + 1 >= int(max_frames):
                     break
             else:
@@ -280,7 +282,8 @@ class TrackingRun:
             wall = (time.perf_counter() - t_loop) if t_loop is not None else 0.0
             if prefetcher is not None:
                 prefetcher.close()
-            src.close()
+            else:
+                src.close()
             if bar is not None:
                 bar.close()
             if show:

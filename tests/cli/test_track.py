@@ -52,7 +52,7 @@ def test_quiet_default_folder_avi_and_max_frames(seq, tmp_path, capsys, monkeypa
 
 @pytest.mark.parametrize("case", [
     "missing_source", "empty_video", "unknown_reid", "missing_reid_weights", "unfit_reid_weights",
-    "missing_detector", "unfit_detector", "missing_det_txt", "unknown_class", "bad_tracker_config",
+    "no_frames_video", "missing_detector", "unfit_detector", "missing_det_txt", "unknown_class", "bad_tracker_config",
     "no_gpu", "unreachable_stream", "zero_max_frames", "show_without_display",
 ])
 def test_bad_inputs_give_one_clear_line(case, seq, tmp_path, capsys, monkeypatch):
@@ -63,12 +63,17 @@ def test_bad_inputs_give_one_clear_line(case, seq, tmp_path, capsys, monkeypatch
     junk.write_bytes(b"not a checkpoint at all")
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
+    import cv2
+
+    no_frames = str(tmp_path / "no_frames.avi")  # a valid container holding no frame
+    cv2.VideoWriter(no_frames, cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48)).release()
     bad_yaml = tmp_path / "t.yaml"
     bad_yaml.write_text("no_such_setting: 3\n")
     base = ["--output", str(tmp_path / "o"), "--quiet"]
     args, expect = {
         "missing_source": ([str(tmp_path / "nope.mp4"), "--detector", det, "--reid", "none"], "does not exist"),
         "empty_video": ([str(empty), "--detector", det, "--reid", "none"], "empty.mp4"),
+        "no_frames_video": ([no_frames, "--detector", det, "--reid", "none"], "has no readable frames"),
         "unknown_reid": ([video, "--detector", det, "--reid", "osnet_x9"], "osnet_x9"),
         "missing_reid_weights": ([video, "--detector", det, "--reid", "osnet_x0_25", "--reid-weights",
                                   str(tmp_path / "none.pt")], "none.pt"),

@@ -132,3 +132,47 @@ def test_prefetcher_close_stops_a_thread_blocked_on_a_full_queue():
     pf.close()
     assert not any(t.name == "trackreid-decode" and t.is_alive() for t in threading.enumerate())
     assert len(produced) < 10  # bounded read-ahead
+
+
+def test_source_is_released_only_after_a_blocked_read_returns():
+    """A stalled stream: the read blocks longer than close() waits. The capture must not be released while the
+    read is still inside it; the decode thread releases it once the read returns."""
+    state = {"reading": False, "closed_during_read": None}
+
+    def stalled():
+        yield np.zeros((2, 2, 3), np.uint8)
+        state["reading"] = True
+        time.sleep(0.6)  # a read that blocks
+        state["reading"] = False
+        yield np.zeros((2, 2, 3), np.uint8)
+
+    def release():
+        state["closed_during_read"] = state["reading"]
+
+    pf = Prefetcher(stalled(), maxsize=1, on_exit=release)
+    next(iter(pf))
+    time.sleep(0.1)
+    pf.close(timeout=0.1)  # gives up waiting while the read is blocked
+    assert state["closed_during_read"] is None          # not released yet
+    time.sleep(1.0)
+    assert state["closed_during_read"] is False         # released by the decode thread, after the read
+
+
+def test_http_url_to_a_finite_video_ends_normally(seq):
+    """An .mp4 served over HTTP is opened as a stream, but its known length makes its end a normal one."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(seq))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with open_source(f"http://127.0.0.1:{server.server_address[1]}/SEQ.mp4", stream_timeout_s=10) as src:
+            assert src.info.kind == "stream" and src.info.num_frames == 12
+            frames = list(src)
+        assert len(frames) == 12 and src.end_reason == ""
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -42,8 +42,9 @@ class YoloDetector:
             from ultralytics.utils import LOGGER
         except ImportError as exc:  # pragma: no cover - ultralytics is a dependency
             raise DetectorError(f"the ultralytics package is needed for detector {spec!r}: {exc}") from None
-        # Ultralytics logs every model load and frame at INFO; keep our progress bar readable.
-        LOGGER.setLevel(logging.WARNING)
+        # Ultralytics logs every model load and frame at INFO; keep our progress bar readable. While loading, its
+        # download warnings would only repeat what the one error line below says.
+        LOGGER.setLevel(logging.ERROR)
         try:
             self.model = YOLO(str(path) if path.exists() else spec, task="detect")
         except ConnectionError as exc:
@@ -58,6 +59,8 @@ class YoloDetector:
         except Exception as exc:
             raise DetectorError(f"cannot load detector {spec!r} with Ultralytics: {type(exc).__name__}: "
                                 f"{_first_line(exc)}") from None
+        finally:
+            LOGGER.setLevel(logging.WARNING)
         if getattr(self.model, "task", "detect") not in ("detect", "segment", "pose", "obb"):
             raise DetectorError(f"detector {spec!r} is a {self.model.task!r} model; a detection model is needed")
         names = self.model.names

@@ -88,7 +88,8 @@ class VideoSource(Source):
         self._cap = cap
         self._first: np.ndarray | None = first
         fps = cap.get(cv2.CAP_PROP_FPS)
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if kind == "video" else 0
+        # a stream URL may name a finite file (an .mp4 over HTTP): FFmpeg then knows its length
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if kind in ("video", "stream") else 0
         self.info = SourceInfo(
             name=name,
             kind=kind,
@@ -106,7 +107,7 @@ class VideoSource(Source):
         while self._cap is not None:
             ok, frame = self._cap.read()
             if not ok or frame is None:
-                if self.info.is_live:
+                if self.info.is_live and not self.info.num_frames:
                     self.end_reason = f"{self.info.kind} {self._spec!r} stopped delivering frames after {n}"
                 elif self.info.num_frames and n < self.info.num_frames - 1:
                     # containers often overstate the count by one; more than that means a damaged file
@@ -233,10 +234,13 @@ class Prefetcher:
 
     Iterating yields ``(frame, decode_ms)``. An exception in the source is re-raised in the consumer.
     ``close()`` stops the thread promptly (it never blocks on a full queue) and is safe to call twice.
+    ``on_exit`` (e.g. the source's ``close``) runs in the decode thread when it ends, so a capture is never
+    released while a read that may block (a stalled stream) is still inside it.
     """
 
-    def __init__(self, frames, maxsize: int = 8):
+    def __init__(self, frames, maxsize: int = 8, on_exit=None):
         self._it = iter(frames)
+        self._on_exit = on_exit
         self._q: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trackreid-decode", daemon=True)
@@ -264,6 +268,9 @@ class Prefetcher:
         except BaseException as exc:  # handed to the consumer, re-raised there
             self._put(exc)
             return
+        finally:
+            if self._on_exit is not None:
+                self._on_exit()
         self._put(_END)
 
     def __iter__(self):
