@@ -127,7 +127,7 @@ def main(argv=None) -> int:
 
             encoder = build_encoder(args.reid, weights=args.reid_weights, device=args.device)
     except (ValueError, OSError) as exc:
-        print(f"surveillance_app: error: {exc}", file=sys.stderr)
+        print(f"surveillance_app: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     tracker = Tracker(TrackerConfig(), encoder=encoder)
 
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
             events_file.flush()
 
     log = VisitLog(fps, args.leave_after, int(args.loiter_seconds * fps), on_event)
-    frame_no = 0
+    frame_no, status = 0, 0
     try:
         for index, image in enumerate(source):
             if args.max_frames and index >= args.max_frames:
@@ -157,6 +157,9 @@ def main(argv=None) -> int:
             log.update(frame_no, tracks[inside, 4].astype(int).tolist())
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+    except (ValueError, OSError) as exc:  # a detector or source failing mid-run: one line, then the visits so far
+        print(f"surveillance_app: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        status = 1
     finally:
         source.close()
         log.finish(frame_no)
@@ -167,10 +170,10 @@ def main(argv=None) -> int:
     print(f"\n{len(visits)} people seen in {frame_no} frames ({frame_no / fps:.1f} s)")
     print(f"{'id':>5} {'entered':>8} {'last seen':>9} {'stay s':>7}  status")
     for v in visits:
-        status = ("left" if v.left else "still there") + (", loitered" if v.loiter_reported else "")
+        state = ("left" if v.left else "still there") + (", loitered" if v.loiter_reported else "")
         print(f"{v.track_id:>5} {log.clock(v.first_frame):>8} {log.clock(v.last_frame):>9} "
-              f"{(v.last_frame - v.first_frame + 1) / fps:7.1f}  {status}")
-    return 0
+              f"{(v.last_frame - v.first_frame + 1) / fps:7.1f}  {state}")
+    return status
 
 
 if __name__ == "__main__":
