@@ -94,9 +94,16 @@ def side_by_side(args) -> dict:
             t5 = time.perf_counter()
             out = boxmot.update(dets, frame)
             t6 = time.perf_counter()
-            if not wrapped and getattr(boxmot, "_reid_model", None) is not None:
-                _timed_get_features(boxmot._reid_model, bm_embed)  # from the next frame on
-                wrapped = True
+            if not wrapped:
+                # BoxMOT 25 builds its ReID backend lazily, as ``_reid_model``; time its get_features from the next
+                # frame on. Without it the ReID time would silently land in "associate", so stop instead.
+                reid_model = getattr(boxmot, "_reid_model", None)
+                if hasattr(reid_model, "get_features"):
+                    _timed_get_features(reid_model, bm_embed)
+                    wrapped = True
+                elif i >= 5:
+                    raise SystemExit("pipeline_speed: cannot find BoxMOT BotSort's ReID backend (_reid_model) to "
+                                     "time it; this script is written for boxmot 25 (pip install -e '.[bench]')")
             e = sum(bm_embed[n_before:]) if len(bm_embed) > n_before else float("nan")
             rows["bm_embed"].append(e)
             rows["bm_assoc"].append((t6 - t5) * 1e3 - (e if e == e else 0.0))

@@ -133,9 +133,15 @@ def main() -> None:
     kind = rows[0]["memory_kind"] if rows else ""
     print(f"data path (decode + augment, one process): {load:.0f} images/s; peak memory = {kind} "
           "('before MB': after building the model, before the first step)")
-    print("note: on this CPU the model's forward/backward bounds training by orders of magnitude; on a GPU "
-          "(~1,000-3,000 img/s for these models) JPEG decoding and augmentation bound it unless several loader "
-          "workers (--workers) run in parallel.")
+    if rows:
+        slowest_data = max(r["images_per_s"] for r in rows) / load
+        if slowest_data < 1:
+            print(f"note: compute bounds training here (the data path is {1 / slowest_data:.0f}x faster than the "
+                  "fastest model); on a GPU (~1,000-3,000 img/s for these models) JPEG decoding and augmentation "
+                  "bound it unless several loader workers (--workers) run in parallel.")
+        else:
+            print(f"note: the data path bounds training here: about {slowest_data:.1f} loader workers (--workers) "
+                  "are needed to keep the fastest model fed.")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ for any live application (alerts, counters, your own UI)::
     python demos/webcam.py rtsp://user:pass@192.168.1.20:554/stream1 --reid osnet_x0_25 \\
         --reid-weights osnet_x0_25_market1501.pt --detector yolov8n_openvino_model/
 
-Needs an OpenCV build with GUI support (``pip install opencv-python``; the ``-headless`` wheel has no windows).
+Needs an OpenCV build with GUI support (trackreid installs ``opencv-python``; if another package brought in the
+``-headless`` wheel, which has no windows: ``pip uninstall -y opencv-python-headless opencv-python &&
+pip install opencv-python``).
 Without a display, ``--no-display`` prints one line per second instead, e.g. on the shared street video::
 
     python demos/webcam.py ../shared/data/videos/street-302f.mp4 --no-display --max-frames 60 \\

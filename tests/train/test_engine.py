@@ -223,3 +223,19 @@ def test_single_camera_market_layout_switches_the_same_camera_rule_off(tmp_path)
 
     m = evaluate(build_model("osnet_x0_25"), one, transform_config(cfg), torch.device("cpu"), log=warnings.append)
     assert m["mAP"] > 0
+
+
+def test_imagenet_backbone_given_as_a_file(market_dir, tmp_path):
+    from trackreid.reid.models.registry import build_model
+    from trackreid.train.config import build_config
+
+    src = build_model("osnet_x0_25", num_classes=1000)
+    path = tmp_path / "my_imagenet_osnet.pth"
+    torch.save(src.state_dict(), path)
+    cfg = tiny_config(market_dir, tmp_path / "run", pretrained_backbone=str(path))
+    assert build_config("osnet", "osnet_x0_25", {"pretrained_backbone": "false"}).pretrained_backbone is False
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.pretrained and torch.equal(trainer.model.conv1.conv.weight, src.conv1.conv.weight)
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        Trainer(tiny_config(market_dir, tmp_path / "r2", pretrained_backbone=str(tmp_path / "missing.pth")),
+                progress=False)

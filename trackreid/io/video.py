@@ -110,7 +110,8 @@ def display_problem() -> str | None:
     gui = [line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
            if line.strip().startswith("GUI:")]
     if gui and gui[0].upper() == "NONE":
-        return "this OpenCV build has no GUI support (opencv-python-headless); install opencv-python"
+        return ("this OpenCV build has no GUI support (opencv-python-headless is installed over opencv-python); "
+                "pip uninstall -y opencv-python-headless opencv-python && pip install opencv-python")
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "no display to show frames on (DISPLAY is not set)"
     return None

@@ -22,7 +22,9 @@ class TrainConfig:
     data: str = "market1501"  #: dataset name (market1501, dukemtmcreid, cuhk03_labeled/detected, msmt17, folder)
     root: str = ""  #: folder holding the dataset
     output: str = "runs/train"  #: folder for checkpoints (last.pt, best.pt), metrics.csv and TensorBoard logs
-    pretrained_backbone: bool = True  #: start from ImageNet weights when the model offers them (else random init)
+    #: start from ImageNet weights: true (the file found in the cache folders; random init with a warning when
+    #: absent), false (random init), or the path of the ImageNet checkpoint itself (an error when it is missing)
+    pretrained_backbone: bool | str = True
     # input and augmentation
     height: int = 256  #: input height
     width: int = 128  #: input width
@@ -66,6 +68,7 @@ class TrainConfig:
     eval_every: int = 10  #: evaluate every N epochs and at the end (0 = only at the end; -1 = never)
     eval_flip: bool = False  #: average features of the image and its mirror at test time
     rerank: bool = False  #: k-reciprocal re-ranking at evaluation
+    cuhk03_metric: bool = False  #: CUHK03's single-gallery-shot CMC (classic protocol); 767/700 uses Market's
     eval_batch_size: int = 128  #: images per forward pass when extracting features
 
     def __post_init__(self) -> None:
@@ -142,6 +145,9 @@ def default_recipe(model: str) -> str:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
+    if name == "pretrained_backbone" and isinstance(value, str) and value.lower() not in (
+            "1", "true", "yes", "on", "0", "false", "no", "off"):
+        return value  # a file path
     if isinstance(default, bool):
         if isinstance(value, str):
             if value.lower() in ("1", "true", "yes", "on"):

@@ -178,6 +178,8 @@ def build_train_model(cfg: TrainConfig, num_classes: int, log: Callable[[str], N
     """The model with a ``num_classes`` classifier; returns (model, whether ImageNet weights were loaded)."""
     from trackreid.reid.models.registry import build_model
 
+    if isinstance(cfg.pretrained_backbone, str):  # an explicit file: its absence is an error, not a fallback
+        return build_model(cfg.model, num_classes=num_classes, pretrained_backbone=cfg.pretrained_backbone), True
     if cfg.pretrained_backbone:
         try:
             return build_model(cfg.model, num_classes=num_classes, pretrained_backbone=True), True
@@ -245,13 +247,14 @@ def same_camera_rule(dataset: ReIDDataset, warn: Callable[[str], None] | None = 
 
 
 def evaluate(model: nn.Module, dataset: ReIDDataset, tcfg: TransformConfig, device: torch.device,
-             batch_size: int = 128, workers: int = 0, flip: bool = False, rerank: bool = False,
+             batch_size: int = 128, workers: int = 0, flip: bool = False, rerank: bool = False, cuhk03: bool = False,
              should_stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = None
              ) -> dict[str, float]:
     """CMC and mAP of ``model`` on the dataset's query/gallery under the Market-1501 protocol.
 
     The same-camera rule (gallery images of the query's identity seen by the query's camera are ignored) applies
-    when :func:`same_camera_rule` says so; otherwise no gallery image is discarded.
+    when :func:`same_camera_rule` says so; otherwise no gallery image is discarded. ``cuhk03``: CUHK03's
+    single-gallery-shot CMC instead of Market's (mAP is unchanged).
     """
     from trackreid.evaluation.reid import evaluate_reid
 
@@ -263,7 +266,11 @@ def evaluate(model: nn.Module, dataset: ReIDDataset, tcfg: TransformConfig, devi
     if same_camera_rule(dataset, warn=log):
         q_cams = np.array([c for _, _, c in dataset.query])
         g_cams = np.array([c for _, _, c in dataset.gallery])
-    res = evaluate_reid(qf, gf, q_pids, g_pids, q_cams, g_cams, rerank=rerank, device=device)
+    res = evaluate_reid(qf, gf, q_pids, g_pids, q_cams, g_cams, rerank=rerank, cuhk03=cuhk03, device=device)
+    skipped = int(res.get("num_skipped_queries", 0))
+    if skipped and log is not None:
+        log(f"note: {skipped} of {len(q_pids)} queries have no true match in the gallery (after the protocol's "
+            "exclusions) and are left out of the metrics")
     return {k: float(res[k]) for k in ("mAP", "rank1", "rank5", "rank10")}
 
 
@@ -520,7 +527,8 @@ class Trainer:
     def run_evaluation(self) -> dict[str, float]:
         c = self.cfg
         metrics = evaluate(unwrap(self.model), self.dataset, self.tcfg, self.device, c.eval_batch_size,
-                           min(c.workers, 4), c.eval_flip, c.rerank, should_stop=lambda: self._stop, log=self.log)
+                           min(c.workers, 4), c.eval_flip, c.rerank, c.cuhk03_metric, should_stop=lambda: self._stop,
+                           log=self.log)
         return metrics
 
     def _close_epoch(self, row: dict[str, Any], do_eval: bool, result: TrainResult) -> None:
@@ -684,4 +692,4 @@ def evaluate_weights(weights: str | Path, cfg: TrainConfig, dataset: ReIDDataset
     spec = _model_spec(cfg.model)
     tcfg = transform_config(cfg, getattr(spec, "mean", IMAGENET_MEAN), getattr(spec, "std", IMAGENET_STD))
     return evaluate(model, dataset, tcfg, device, cfg.eval_batch_size, min(cfg.workers, 4), cfg.eval_flip,
-                    cfg.rerank, log=log)
+                    cfg.rerank, cfg.cuhk03_metric, log=log)
