@@ -145,7 +145,7 @@ def _check_onnx(path: Path, x: np.ndarray, ref: np.ndarray, atol: float, name: P
 
 def export_tensorrt(name: str, weights=None, output=None, *, model=None, half: bool = True, batch: int = 64,
                     opset: int = 17, workspace_gb: float = 4.0) -> ExportResult:
-    """Build a TensorRT engine (dynamic batch 1..``batch``, optimised for ``batch``) from an ONNX export.
+    """Build a TensorRT engine (dynamic batch 1..max(``batch``, 256), optimised for ``batch``) from an ONNX export.
     Needs the ``tensorrt`` package and a CUDA GPU; raises ``ExportError`` saying so otherwise."""
     try:
         import tensorrt as trt
@@ -163,7 +163,10 @@ def export_tensorrt(name: str, weights=None, output=None, *, model=None, half: b
     export_onnx(name, weights, onnx_path, model=model, opset=opset, batch=min(batch, 8))
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)
+    flags = 0
+    if int(trt.__version__.split(".")[0]) < 10:  # TensorRT 8.x needs explicit batch asked for (10 has nothing else)
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_path.read_bytes()):
         errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -174,7 +177,8 @@ def export_tensorrt(name: str, weights=None, output=None, *, model=None, half: b
         config.set_flag(trt.BuilderFlag.FP16)
     h, w = spec.input_size
     profile = builder.create_optimization_profile()
-    profile.set_shape("images", (1, 3, h, w), (batch, 3, h, w), (batch, 3, h, w))
+    # any batch from 1 to 256 (the encoder's chunks are up to 64 crops), tuned for ``batch``
+    profile.set_shape("images", (1, 3, h, w), (batch, 3, h, w), (max(batch, 256), 3, h, w))
     config.add_optimization_profile(profile)
     engine = builder.build_serialized_network(network, config)
     if engine is None:
