@@ -13,15 +13,20 @@ _BLAS_SINGLE_THREAD_MACS = 200_000
 _BLAS_ONE_CALL_MACS = 4_000_000  # above this, one multi-threaded product beats row blocks
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU between boxes ``a`` (K, 4) and ``b`` (N, 4), both xyxy; returns (K, N)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection areas (K, N) of xyxy boxes ``a`` (K, 4) and ``b`` (N, 4)."""
     ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
     iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
     ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
     iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    return np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between boxes ``a`` (K, 4) and ``b`` (N, 4), both xyxy; returns (K, N)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    inter = _intersection(a, b)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
@@ -34,11 +39,7 @@ def covered_fraction(boxes: np.ndarray) -> np.ndarray:
     n = len(boxes)
     if n < 2:
         return np.zeros(n)
-    ix1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    iy1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    ix2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    iy2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    inter = _intersection(boxes, boxes)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     frac = inter / np.maximum(area, 1e-9)[:, None]
     in_front = boxes[None, :, 3] > boxes[:, None, 3]

@@ -152,6 +152,11 @@ def append_csv_row(path: Path, row: dict[str, Any]) -> None:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
     rows.append({k: row.get(k, "") for k in CSV_FIELDS})
+    write_csv_rows(path, rows)
+
+
+def write_csv_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """(Re)write the metrics CSV atomically: a temporary file, then ``os.replace``."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
@@ -570,12 +575,7 @@ class Trainer:
             return
         with open(path, newline="") as f:
             rows = [r for r in csv.DictReader(f) if self.global_step > 0 and int(r["epoch"]) <= self.epoch]
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, path)
+        write_csv_rows(path, rows)
 
     def fit(self) -> TrainResult:
         """Train until ``cfg.epochs`` (or ``cfg.max_steps``); raises :class:`TrainingInterrupted` after Ctrl-C."""
