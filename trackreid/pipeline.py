@@ -55,31 +55,14 @@ class FrameResult:
 
 
 def resolve_device(device: str | int | None = "auto") -> str:
-    """``"auto"`` -> ``"cuda:0"`` when a GPU is usable, else ``"cpu"``; checks that a requested GPU exists."""
-    d = "auto" if device is None else str(device).strip().lower()
-    if d.isdigit():
-        d = f"cuda:{d}"
-    if d == "cuda":
-        d = "cuda:0"
-    if d == "cpu":
-        return d
-    import torch
+    """``"auto"`` -> ``"cuda:0"`` when a GPU is usable, else ``"cpu"``; checks that a requested GPU exists
+    (:func:`trackreid.reid.encoder.resolve_torch_device`, as a :class:`PipelineError`)."""
+    from trackreid.reid.encoder import resolve_torch_device
 
-    if d == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if d.startswith("cuda:") and d[5:].isdigit():
-        if not torch.cuda.is_available():
-            raise PipelineError(f"device {device!r} requested but no CUDA GPU is usable here "
-                                "(torch.cuda.is_available() is False); use --device cpu or auto")
-        n = torch.cuda.device_count()
-        if int(d[5:]) >= n:
-            raise PipelineError(f"device {device!r} requested but only {n} CUDA device(s) exist")
-        return d
-    if d == "mps":
-        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise PipelineError("device 'mps' requested but Apple MPS is not available here")
-        return d
-    raise PipelineError(f"device {device!r}: expected auto, cpu, cuda, cuda:N or mps")
+    try:
+        return str(resolve_torch_device(device))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
 
 
 def build_tracker(tracker_config=None, tracker=None):

@@ -50,7 +50,7 @@ def resolve_torch_device(device="auto") -> torch.device:
     if d == "cuda" or (d.startswith("cuda:") and d[5:].isdigit()):
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but no CUDA GPU is usable here "
-                             "(torch.cuda.is_available() is False); use device='cpu' or 'auto'")
+                             "(torch.cuda.is_available() is False); use device cpu or auto")
         idx = int(d[5:]) if ":" in d else 0
         if idx >= torch.cuda.device_count():
             raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
@@ -59,7 +59,7 @@ def resolve_torch_device(device="auto") -> torch.device:
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
             raise ValueError("device 'mps' requested but Apple MPS is not available here")
         return torch.device("mps")
-    raise ValueError(f"device {device!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    raise ValueError(f"device {device!r}: expected auto, cpu, cuda, cuda:N or mps")
 
 
 _POOL = None

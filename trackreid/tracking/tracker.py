@@ -184,15 +184,15 @@ class Tracker:
                                                                    cfg.appearance_margin)
                 near_ok &= distinct | (d_iou <= cfg.match_thresh)
                 fused = np.where(near_ok, fused, GATED)
-                stage1 = np.where(fused <= cfg.match_thresh, fused, GATED)
+            else:
+                fused = np.where(near_ok, d_iou, GATED)
+            stage1 = np.where(fused <= cfg.match_thresh, fused, GATED)
+            if use_app:
                 # re-identification: a lost track may also match on appearance alone, inside its widening gate
                 reid_ok = far_ok & distinct & (is_lost & has)[:, None] & (d_app <= cfg.reid_thresh)
                 if reid_ok.any():
                     reid = d_app + cfg.reid_motion_weight * cdist / radius[:, None]
                     stage1 = np.where(reid_ok, np.minimum(stage1, reid), stage1)
-            else:
-                fused = np.where(near_ok, d_iou, GATED)
-                stage1 = np.where(fused <= cfg.match_thresh, fused, GATED)
 
         det_free = high.copy()
         low_free = ~high

@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from trackreid.reid.encoder import resolve_torch_device as resolve_device  # one device rule for the package
+
 from .config import TrainConfig
 from .datasets import Item, ReIDDataset, build_dataset
 from .losses import ReIDLoss
@@ -90,16 +92,6 @@ def transform_config(cfg: TrainConfig, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> 
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """"auto" -> cuda when available, else cpu; a clear error for a CUDA device that is not there."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine; use --device cpu")
-    return dev
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
