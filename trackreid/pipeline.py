@@ -228,7 +228,9 @@ class TrackingRun:
                     cv2.imshow("trackreid", annotated)
                     quit_requested = cv2.waitKey(1) & 0xFF in (ord("q"), 27)
                 t4 = time.perf_counter()
-                timings = {"decode": decode_ms, "detect": (t1 - t0) * 1e3, "embed": (t2 - t1) * 1e3,
+                # a stage that did no work reports exactly 0, not the cost of timing an empty call
+                timings = {"decode": decode_ms, "detect": (t1 - t0) * 1e3,
+                           "embed": (t2 - t1) * 1e3 if encoder is not None else 0.0,
                            "associate": (t3 - t2) * 1e3, "write": (t4 - t3) * 1e3}
                 stats.add(timings)
                 if len(tracks):

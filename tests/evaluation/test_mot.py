@@ -277,5 +277,5 @@ def test_cli_prints_table_and_writes_json(shared_data, tmp_path, capsys):
 def test_cli_error_is_reported_not_raised(tmp_path, capsys):
     _make_seq(tmp_path, "S", [_row(1, 1, 0, 0)])
     (tmp_path / "res").mkdir()
-    assert eval_main(["--gt", str(tmp_path), "--results", str(tmp_path / "res")]) == 2
+    assert eval_main(["--gt", str(tmp_path), "--results", str(tmp_path / "res")]) == 1
     assert "results missing" in capsys.readouterr().err

@@ -8,7 +8,8 @@ import pytest
 
 from trackreid.io.draw import TrackDrawer, draw_tracks, id_color, id_colors
 from trackreid.io.mot import read_mot
-from trackreid.io.sinks import RunOutputs, next_run_dir, tracks_to_records, write_json_atomic
+from trackreid.io.atomic import write_json_atomic
+from trackreid.io.sinks import RunOutputs, next_run_dir, tracks_to_records
 from trackreid.io.video import VideoWriter, video_info
 
 

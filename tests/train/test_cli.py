@@ -16,18 +16,18 @@ def _one_line_error(capsys) -> str:
 
 
 def test_errors_are_one_line_without_traceback(tmp_path, capsys):
-    assert main(["--model", "osnet_x0_25", "--data", "market1501", "--root", str(tmp_path / "nope")]) == 2
+    assert main(["--model", "osnet_x0_25", "--data", "market1501", "--root", str(tmp_path / "nope")]) == 1
     assert "market1501: dataset folder" in _one_line_error(capsys)
     (tmp_path / "empty").mkdir()
-    assert main(["--data", "market1501", "--root", str(tmp_path / "empty")]) == 2
+    assert main(["--data", "market1501", "--root", str(tmp_path / "empty")]) == 1
     assert "expected the folders bounding_box_train" in _one_line_error(capsys)
-    assert main(["--data", "market1501", "--root", str(tmp_path), "--set", "learning_rate=1"]) == 2
+    assert main(["--data", "market1501", "--root", str(tmp_path), "--set", "learning_rate=1"]) == 1
     assert "unknown setting 'learning_rate'" in _one_line_error(capsys)
     assert main(["--data", "market1501"]) == 2
     assert "--root" in _one_line_error(capsys)
     assert main(["--eval-only", "--data", "market1501", "--root", str(tmp_path)]) == 2
     assert "--weights" in _one_line_error(capsys)
-    assert main(["--resume", str(tmp_path / "missing.pt")]) == 2
+    assert main(["--resume", str(tmp_path / "missing.pt")]) == 1
     assert "does not exist" in _one_line_error(capsys)
     with pytest.raises(ValueError):
         main(["--data", "market1501", "--root", str(tmp_path / "nope"), "--debug"])
@@ -93,6 +93,6 @@ def test_checkpoint_mismatch_is_reported_on_one_line(market_dir, tmp_path, capsy
     path = tmp_path / "other.pt"
     torch.save(build_model("osnet_x0_5").state_dict(), path)
     assert main(["--eval-only", "--model", "osnet_x0_25", "--weights", str(path), "--data", "market1501",
-                 "--root", str(market_dir), "--workers", "0"]) == 2
+                 "--root", str(market_dir), "--workers", "0"]) == 1
     last = _one_line_error(capsys)
     assert "does not fit osnet_x0_25" in last and "shape mismatch" in last and "'osnet_x0_5'" in last

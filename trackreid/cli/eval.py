@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from trackreid.cli import run_command
+from trackreid.io.atomic import write_json_atomic
 from trackreid.evaluation.mot import GT_FORMATS, SUMMARY_KEYS, evaluate_mot, format_table
 
 EXTRA_KEYS = ("DetA", "AssA", "MOTP", "IDP", "IDR", "Recall", "Precision", "MT", "ML", "Frag")
@@ -48,18 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def body():
         results = evaluate_mot(
             args.gt,
             args.results,
@@ -69,18 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             missing=args.missing,
             clip_to_gt=args.clip_to_gt,
         )
-    except (FileNotFoundError, ValueError) as exc:
-        from trackreid.cli import one_line
+        keys = SUMMARY_KEYS + EXTRA_KEYS if args.all else SUMMARY_KEYS
+        print(format_table(results, keys))
+        print("(HOTA, MOTA, IDF1 and the other ratios in %; IDSW, FP, FN are counts)")
+        if args.json is not None:
+            write_json_atomic(args.json, results)
+            print(f"wrote {args.json}")
 
-        print(f"trackreid-eval: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    keys = SUMMARY_KEYS + EXTRA_KEYS if args.all else SUMMARY_KEYS
-    print(format_table(results, keys))
-    print("(HOTA, MOTA, IDF1 and the other ratios in %; IDSW, FP, FN are counts)")
-    if args.json is not None:
-        _write_json(args.json, results)
-        print(f"wrote {args.json}")
-    return 0
+    return run_command("trackreid-eval", body)
 
 
 if __name__ == "__main__":

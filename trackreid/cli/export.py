@@ -9,6 +9,8 @@ import argparse
 import logging
 import sys
 
+from trackreid.cli import run_command
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trackreid-export", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
@@ -31,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
+    def body():
         if args.batch < 1:
             raise ValueError(f"--batch: expected a positive number, got {args.batch}")
         if args.weights is None and not args.random:
@@ -52,18 +54,10 @@ def main(argv=None) -> int:
         if args.format == "onnx":
             kw["verify"] = not args.no_verify
         res = export(name, args.weights, args.format, args.output, **kw)
-    except KeyboardInterrupt:
-        print("trackreid-export: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError, ImportError, RuntimeError) as exc:
-        from trackreid.cli import one_line
+        extra = f" (max |onnx - torch| = {res.max_abs_diff:.1e})" if res.max_abs_diff is not None else ""
+        print(f"wrote {res.path}{extra}")
 
-        msg = one_line(exc) if not isinstance(exc, ImportError) else f"missing package: {exc}"
-        print(f"trackreid-export: error: {msg}", file=sys.stderr)
-        return 1
-    extra = f" (max |onnx - torch| = {res.max_abs_diff:.1e})" if res.max_abs_diff is not None else ""
-    print(f"wrote {res.path}{extra}")
-    return 0
+    return run_command("trackreid-export", body)
 
 
 if __name__ == "__main__":

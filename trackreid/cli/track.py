@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from trackreid.cli import one_line
+from trackreid.cli import run_command
 
 REID_CHOICES = "auto, osnet (= osnet_x1_0), osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ain_x1_0, bdb, pmm, none"
 EPILOG = """examples:
@@ -110,23 +110,25 @@ def main(argv: list[str] | None = None) -> int:
         video_name=f"annotated.{args.video_format}",
         mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt",
     )
-    try:
-        summary = run.run()
-    except KeyboardInterrupt:
-        if args.debug:
-            raise
-        frames = run.summary["frames"] if run.summary else 0
-        kept = f"; outputs kept in {run.output_dir}" if run.summary and run.output_dir else ""
-        print(f"trackreid: interrupted after {frames} frames{kept}", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if args.debug:
-            raise
-        kept = ""
+    result = {}
+
+    def body():
+        result["summary"] = run.run()
+
+    def kept():
         if run.summary and run.summary.get("frames"):
-            kept = f" (after {run.summary['frames']} frames; outputs kept in {run.output_dir})"
-        print(f"trackreid: error: {one_line(exc)}{kept}", file=sys.stderr)
-        return 1
+            return f" (after {run.summary['frames']} frames; outputs kept in {run.output_dir})"
+        return ""
+
+    def interrupted():
+        frames = run.summary["frames"] if run.summary else 0
+        where = f"; outputs kept in {run.output_dir}" if run.summary and run.output_dir else ""
+        return f"trackreid: interrupted after {frames} frames{where}"
+
+    code = run_command("trackreid", body, debug=args.debug, on_interrupt=interrupted, context=kept)
+    if code:
+        return code
+    summary = result["summary"]
     if not args.quiet:
         _report(summary, run.output_dir or out)
         if summary["status"] == "source_ended":

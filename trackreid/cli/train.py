@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_INTERRUPTED = 130
+from trackreid.cli import EXIT_INTERRUPTED, UsageError, run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def _eval_only(args: argparse.Namespace, overrides: dict) -> dict:
     from trackreid.train.engine import evaluate_weights
 
     if not args.weights:
-        raise ValueError("--eval-only needs --weights FILE (a trackreid, torchreid or BoxMOT checkpoint)")
+        raise UsageError("--eval-only needs --weights FILE (a trackreid, torchreid or BoxMOT checkpoint)")
     ck = read_checkpoint(args.weights)
     model = args.model or checkpoint_arch(ck, args.weights)
     if model is None:
@@ -119,7 +119,7 @@ def _train(args: argparse.Namespace, overrides: dict) -> dict:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return {}
     if not cfg.root:
-        raise ValueError("--root DIR is required: the folder holding the dataset")
+        raise UsageError("--root DIR is required: the folder holding the dataset")
     trainer = Trainer(cfg, resume=resume, progress=not args.no_progress)
     try:
         result = trainer.fit()
@@ -137,35 +137,27 @@ def _train(args: argparse.Namespace, overrides: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
+    def body():
         overrides = _cli_overrides(args)
-        if args.eval_only:
-            metrics = _eval_only(args, overrides)
-        else:
-            metrics = _train(args, overrides)
+        metrics = _eval_only(args, overrides) if args.eval_only else _train(args, overrides)
         if metrics:
             if args.json:
                 print(json.dumps(metrics))
             else:
                 print("  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
-        return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as e:  # noqa: BLE001 - one clear line unless --debug
+
+    def body_or_interrupted():
         from trackreid.train.engine import TrainingInterrupted
 
-        if isinstance(e, TrainingInterrupted):
+        try:
+            return body()
+        except TrainingInterrupted as e:
             if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one message for all processes
                 more = f"; continue with --resume {e.checkpoint}" if e.checkpoint else ""
                 print(f"trackreid-train: {e}{more}", file=sys.stderr)
             return EXIT_INTERRUPTED
-        if args.debug:
-            raise
-        from trackreid.cli import one_line
 
-        print(f"trackreid-train: error: {one_line(e)}", file=sys.stderr)
-        return 2 if isinstance(e, (ValueError, FileNotFoundError, TypeError)) else 1
+    return run_command("trackreid-train", body_or_interrupted, debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ Files may separate fields with commas or whitespace. Rows with fewer than 10 fie
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from trackreid.io.atomic import write_text_atomic
 
 MOT_COLS = 10
 _PAD = np.array([np.nan] * 6 + [1.0, -1.0, -1.0, -1.0])  # defaults for columns 6..9 when a file has fewer
@@ -103,20 +103,7 @@ def write_mot(path, rows) -> Path:
     """
     path = Path(path)
     arr = normalise_mot_rows(rows, what=f"write_mot({path})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_format_rows(arr))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_text_atomic(path, _format_rows(arr))
     return path
 
 

@@ -12,12 +12,11 @@ An output folder holds:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from trackreid.io.atomic import json_default, write_json_atomic
 from trackreid.io.draw import TrackDrawer
 from trackreid.io.video import VideoWriter
 
@@ -25,37 +24,6 @@ MOT_NAME = "tracks.txt"
 JSONL_NAME = "tracks.jsonl"
 VIDEO_NAME = "annotated.mp4"
 SUMMARY_NAME = "summary.json"
-
-
-def write_json_atomic(path, obj) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` through a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a summary is meant to be read by others
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, default=_json_default)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def next_run_dir(base, name: str, exist_ok: bool = False) -> Path:
@@ -88,7 +56,7 @@ class JsonlWriter:
         self._f = open(self.path, "w", encoding="utf-8")
 
     def write(self, obj: dict) -> None:
-        self._f.write(json.dumps(obj, separators=(",", ":"), default=_json_default))
+        self._f.write(json.dumps(obj, separators=(",", ":"), default=json_default))
         self._f.write("\n")
         self._f.flush()
 
