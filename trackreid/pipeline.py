@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Generator
 
@@ -123,18 +123,213 @@ class _StageStats:
         return {k: round(v / (self.frames - 1), 3) for k, v in self.total.items()}
 
 
+@dataclass
+class TrackingOptions:
+    """Every option of a tracking run, in one place: :func:`track_video`, :class:`TrackingRun`,
+    :func:`trackreid.streams.track_streams` and the ``trackreid`` command all take these (as keywords)."""
+
+    reid: Any = "auto"
+    """ReID encoder: ``"auto"`` (the architecture of ``reid_weights``, else OSNet x0.25 with its bundled Market-1501
+    weights), a model name (``osnet``, ``osnet_x0_25``, ``bdb``, ``pmm``...), an encoder object, or ``"none"``."""
+    reid_weights: Any = None
+    """A checkpoint path, an exported model (``.onnx``, OpenVINO, ``.engine``), a known weights name, ``"none"``
+    (untrained, on purpose), or None: the model's known trained weights."""
+    detector: Any = "yolo11n.pt"
+    """An Ultralytics model path or name, a MOT ``det.txt`` (one per source in a multi-source run), or a callable
+    ``(frame, index) -> (N, 6)``."""
+    classes: Any = ("person",)
+    """Class names or ids to keep (None: all)."""
+    conf: float = 0.25
+    """Minimum detection score."""
+    imgsz: int | None = None
+    """Detector input size (None: the model's own)."""
+    device: Any = "auto"
+    """``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``."""
+    half: bool | None = None
+    """fp16 inference (None: on for CUDA only)."""
+    tracker_config: Any = None
+    """A YAML path, a dict of ``TrackerConfig`` fields, or a ``TrackerConfig``."""
+    tracker: Any = None
+    """A ready :class:`~trackreid.Tracker` to use instead of building one from ``tracker_config``."""
+    output: Any = None
+    """Folder for the outputs (None: write nothing)."""
+    save_video: bool = True
+    """Write the annotated video."""
+    video_name: str = "annotated.mp4"
+    """Name of the annotated video (``.avi``: Motion JPEG)."""
+    mot_name: str = "tracks.txt"
+    """Name of the MOT results file (``SEQ.txt`` for ``trackreid-eval``)."""
+    trail: int = 30
+    """Trail length drawn on the video, in frames."""
+    show: bool = False
+    """Display the annotated frames (q quits)."""
+    max_frames: int | None = None
+    """Stop after this many frames (per source)."""
+    quiet: bool = False
+    """No progress bar."""
+    prefetch: int = 8
+    """Decoded frames buffered ahead of inference."""
+    stream_timeout_s: float = 10.0
+    """Seconds a live stream may stall before it counts as ended."""
+    overlap: bool = True
+    """Run the detector on frame t+1 in a background thread while frame t is embedded and associated (the order of
+    results and every output stay the same; False: one stage after the other, as before)."""
+
+    def __post_init__(self) -> None:
+        if self.max_frames is not None and (isinstance(self.max_frames, bool) or int(self.max_frames) < 1):
+            raise PipelineError(f"max_frames: expected a positive number of frames, got {self.max_frames}")
+        if int(self.prefetch) < 1:
+            raise PipelineError(f"prefetch: expected at least 1 frame, got {self.prefetch}")
+        if int(self.trail) < 0:
+            raise PipelineError(f"trail: expected a length >= 0, got {self.trail}")
+
+    @classmethod
+    def make(cls, options: "TrackingOptions | None" = None, **kw) -> "TrackingOptions":
+        """``options`` (or the defaults) with ``kw`` on top; an unknown keyword is a :class:`PipelineError`."""
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(kw) - valid)
+        if unknown:
+            raise PipelineError(f"unknown option(s) {unknown}; valid options are: {', '.join(sorted(valid))}")
+        if options is None:
+            return cls(**kw)
+        if not isinstance(options, cls):
+            raise PipelineError(f"options: expected a TrackingOptions, got {type(options).__name__}")
+        return replace(options, **kw) if kw else options
+
+
+@dataclass
+class Models:
+    """What every source of a run shares: the detector, the ReID encoder (None: motion only) and the device."""
+
+    detector: Any
+    encoder: Any
+    device: str
+    class_names: dict
+
+
+def build_models(opts: TrackingOptions, detector=None) -> Models:
+    """Resolve the device and load the detector (``detector`` overrides ``opts.detector``) and the encoder once."""
+    from trackreid.detection.base import build_detector
+
+    dev = resolve_device(opts.device)
+    use_half = dev.startswith("cuda") if opts.half is None else bool(opts.half)
+    det = build_detector(opts.detector if detector is None else detector, classes=opts.classes, conf=opts.conf,
+                         device=dev, half=use_half, imgsz=opts.imgsz, quiet=opts.quiet)
+    encoder = build_reid(opts.reid, opts.reid_weights, device=dev, half=opts.half)
+    return Models(det, encoder, dev, getattr(det, "class_names", None) or {0: "person"})
+
+
+def embed_detections(encoder, tracker, frame, dets: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Embeddings of the rows of ``dets`` the tracker will read (its rule), and the milliseconds spent; a run
+    without an encoder spends exactly 0."""
+    if encoder is None:
+        return None, 0.0
+    t0 = time.perf_counter()
+    emb = _embed(encoder, frame, dets, _embed_min_score(tracker), getattr(encoder, "dim", None))
+    return emb, (time.perf_counter() - t0) * 1e3
+
+
+def _embed_min_score(tracker) -> float:
+    # The tracker reads appearance only for detections scoring at least track_high_thresh (low-score ones extend
+    # tracks by IoU and never touch feature memory), so only those are embedded.
+    return float(getattr(getattr(tracker, "config", None), "track_high_thresh", 0.0))
+
+
+class SourceRun:
+    """The per-source half of a run: one tracker, its outputs, drawing, statistics and summary.
+
+    ``step()`` takes a frame with its detections and embeddings (computed by the caller, possibly batched with
+    other sources) and returns the :class:`FrameResult`; ``finish()`` writes the summary and closes the outputs.
+    """
+
+    def __init__(self, source, info, opts: TrackingOptions, models: Models, *, output=None, tracker=None):
+        self.source, self.info, self.opts, self.models = source, info, opts, models
+        self.tracker = build_tracker(opts.tracker_config, tracker if tracker is not None else opts.tracker)
+        self.stats = _StageStats()
+        self.ids_seen: set[int] = set()
+        self.n_dets = self.n_tracks = 0
+        self.status, self.message = "failed", ""
+        self.outputs = None
+        self.output_dir: Path | None = None
+        self.summary: dict | None = None
+        if output is not None:
+            from trackreid.io.sinks import RunOutputs
+
+            self.outputs = RunOutputs(output, fps=info.fps, size=(info.width, info.height),
+                                      save_video=opts.save_video, class_names=models.class_names, trail=opts.trail,
+                                      video_name=opts.video_name, mot_name=opts.mot_name)
+            self.output_dir = self.outputs.dir
+        self.drawer = None
+        self.annotated: np.ndarray | None = None  # the last frame drawn (for --show)
+        if opts.show or (self.outputs is not None and self.outputs.wants_image):
+            from trackreid.io.draw import TrackDrawer
+
+            self.drawer = (self.outputs.drawer if self.outputs is not None
+                           else TrackDrawer(trail=opts.trail, class_names=models.class_names))
+
+    def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float]) -> FrameResult:
+        """Associate, draw and write frame ``index`` (0-based); ``timings`` holds decode/detect/embed so far."""
+        t0 = time.perf_counter()
+        tracks = np.asarray(self.tracker.update(dets, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
+        t1 = time.perf_counter()
+        annotated = self.drawer.draw(frame, tracks) if self.drawer is not None else None
+        if self.outputs is not None:
+            extra = {"time_s": round(index / self.info.fps, 4)} if self.info.fps else None
+            self.outputs.write(index + 1, tracks, annotated, extra)
+        self.annotated = annotated
+        timings = {**timings, "associate": (t1 - t0) * 1e3, "write": (time.perf_counter() - t1) * 1e3}
+        self.stats.add(timings)
+        if len(tracks):
+            self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
+        self.n_dets += len(dets)
+        self.n_tracks += len(tracks)
+        return FrameResult(index, tracks, dets, frame, timings)
+
+    def finish(self, *, wall: float, setup_s: float | None, started: str, extra: dict | None = None) -> dict:
+        """Write ``summary.json`` (status and message as set by the caller) and close the outputs."""
+        o = self.opts
+        reid = o.reid if isinstance(o.reid, str) or o.reid is None else type(o.reid).__name__
+        self.summary = _summary(
+            info=self.info, source=self.source, status=self.status, message=self.message, frames=self.stats.frames,
+            wall=wall, setup_s=setup_s, stats=self.stats, ids_seen=self.ids_seen, n_dets=self.n_dets,
+            n_tracks=self.n_tracks, reid=reid, reid_weights=o.reid_weights, detector=o.detector,
+            device=self.models.device if self.models is not None else None, started=started, outputs=self.outputs,
+        )
+        if extra:
+            self.summary.update(extra)
+        if self.outputs is not None:
+            self.outputs.close(self.summary)
+        return self.summary
+
+
+def _detected(frames, detector, overlap: bool):
+    """``(index, frame, decode_ms, dets, detect_ms)`` for each decoded frame; with ``overlap`` the detector runs in
+    its own thread, one frame ahead of the consumer (a bounded queue keeps the order)."""
+
+    def gen():
+        for index, (frame, decode_ms) in enumerate(frames):
+            t0 = time.perf_counter()
+            dets = detector(frame, index)
+            yield index, frame, decode_ms, dets, (time.perf_counter() - t0) * 1e3
+
+    if not overlap:
+        return gen(), None
+    ahead = Prefetcher(gen(), maxsize=1, name="trackreid-detect")
+    return (item for item, _ in ahead), ahead
+
+
 class TrackingRun:
     """One run of the pipeline: iterate it for :class:`FrameResult` objects; ``.summary`` holds the summary
     afterwards (also after an interruption). ``run()`` consumes everything and returns the summary.
 
-    Arguments are those of :func:`track_video`.
+    Arguments: a source and :class:`TrackingOptions` (an ``options=`` object and/or its fields as keywords).
     """
 
-    def __init__(self, source, **options):
+    def __init__(self, source, options: TrackingOptions | None = None, **kw):
         self.source = source
-        self.options = options
+        self.options = TrackingOptions.make(options, **kw)
         self.summary: dict | None = None
-        self.output_dir: Path | None = Path(options["output"]) if options.get("output") else None
+        self.output_dir: Path | None = Path(self.options.output) if self.options.output else None
 
     def run(self) -> dict:
         for _ in self:
@@ -142,147 +337,98 @@ class TrackingRun:
         return self.summary
 
     def __iter__(self) -> Generator[FrameResult, None, dict]:
-        return self._generate(self.source, **self.options)
+        return self._generate()
 
-    def _generate(self, source, reid="auto", reid_weights=None, detector="yolo11n.pt", classes=("person",),
-                  conf: float = 0.25, device="auto", half=None, tracker_config=None, output=None,
-                  save_video: bool = True, show: bool = False, max_frames: int | None = None, quiet: bool = False,
-                  tracker=None, imgsz: int | None = None, trail: int = 30, prefetch: int = 8,
-                  video_name: str = "annotated.mp4", mot_name: str = "tracks.txt",
-                  stream_timeout_s: float = 10.0):
-        from trackreid.detection.base import build_detector
+    def _setup(self):
+        """Open the source, load the models, open the outputs; returns ``(source, SourceRun)``."""
+        o = self.options
+        src: Source = open_source(self.source, stream_timeout_s=o.stream_timeout_s)
+        try:
+            if o.show:
+                _check_display()
+            models = build_models(o)
+            run = SourceRun(self.source, src.info, o, models, output=o.output)
+        except BaseException:
+            src.close()
+            raise
+        self.output_dir = run.output_dir
+        return src, run
 
-        if max_frames is not None and int(max_frames) < 1:
-            raise PipelineError(f"max_frames: expected a positive number of frames, got {max_frames}")
+    def _generate(self):
+        o = self.options
         t_setup = time.perf_counter()
         started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        src: Source = open_source(source, stream_timeout_s=stream_timeout_s)
+        src, run = self._setup()
         info = src.info
-        prefetcher = outputs = bar = None
-        stats = _StageStats()
-        ids_seen: set[int] = set()
-        n_dets = n_tracks = 0
-        status, message = "failed", ""
+        prefetcher = ahead = bar = None
         t_loop = None
-        dev = None
-        reid_name = reid if isinstance(reid, str) or reid is None else type(reid).__name__
         try:
-            dev = resolve_device(device)
-            use_half = dev.startswith("cuda") if half is None else bool(half)
-            if show:
-                _check_display()
-            det = build_detector(detector, classes=classes, conf=conf, device=dev, half=use_half, imgsz=imgsz,
-                                 quiet=quiet)
-            encoder = build_reid(reid, reid_weights, device=dev, half=half)
-            trk = build_tracker(tracker_config, tracker)
-            class_names = getattr(det, "class_names", None) or {0: "person"}
-            if output is not None:
-                from trackreid.io.sinks import RunOutputs
-
-                outputs = RunOutputs(output, fps=info.fps, size=(info.width, info.height), save_video=save_video,
-                                     class_names=class_names, trail=trail, video_name=video_name,
-                                     mot_name=mot_name)
-                self.output_dir = outputs.dir
-            drawer = None
-            if show or (outputs is not None and outputs.wants_image):
-                from trackreid.io.draw import TrackDrawer
-
-                drawer = outputs.drawer if outputs is not None else TrackDrawer(trail=trail, class_names=class_names)
-            total = info.num_frames
-            if max_frames is not None:
-                total = min(total, int(max_frames)) if total else int(max_frames)
-            if not quiet:
+            if not o.quiet:
                 from tqdm.auto import tqdm
 
-                bar = tqdm(total=total, unit="frame", desc=info.name, file=sys.stderr, dynamic_ncols=True,
-                           leave=True)
+                total = info.num_frames
+                if o.max_frames is not None:
+                    total = min(total, int(o.max_frames)) if total else int(o.max_frames)
+                bar = tqdm(total=total, unit="frame", desc=info.name, file=sys.stderr, dynamic_ncols=True, leave=True)
             setup_s = time.perf_counter() - t_setup
-            prefetcher = Prefetcher(src, maxsize=prefetch, on_exit=src.close)  # the decode thread releases it
-            emb_dim = getattr(encoder, "dim", None)
-            # The tracker reads appearance only for detections scoring at least track_high_thresh (low-score ones
-            # extend tracks by IoU and never touch feature memory), so only those are embedded.
-            embed_min_score = float(getattr(getattr(trk, "config", None), "track_high_thresh", 0.0))
+            prefetcher = Prefetcher(src, maxsize=o.prefetch, on_exit=src.close)  # the decode thread releases it
+            frames, ahead = _detected(prefetcher, run.models.detector, o.overlap)
             t_loop = time.perf_counter()
             index = -1
-            for index, (frame, decode_ms) in enumerate(prefetcher):
-                t0 = time.perf_counter()
-                dets = det(frame, index)
-                t1 = time.perf_counter()
-                emb = None
-                if encoder is not None:
-                    emb = _embed(encoder, frame, dets, embed_min_score, emb_dim)
-                    emb_dim = emb.shape[1] if emb.shape[1] else emb_dim
-                t2 = time.perf_counter()
-                tracks = np.asarray(trk.update(dets, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
-                t3 = time.perf_counter()
-                annotated = None
-                if drawer is not None:
-                    annotated = drawer.draw(frame, tracks)
-                if outputs is not None:
-                    extra = {"time_s": round(index / info.fps, 4)} if info.fps else None
-                    outputs.write(index + 1, tracks, annotated, extra)
-                quit_requested = False
-                if show:
-                    import cv2
-
-                    cv2.imshow("trackreid", annotated)
-                    quit_requested = cv2.waitKey(1) & 0xFF in (ord("q"), 27)
-                t4 = time.perf_counter()
-                # a stage that did no work reports exactly 0, not the cost of timing an empty call
-                timings = {"decode": decode_ms, "detect": (t1 - t0) * 1e3,
-                           "embed": (t2 - t1) * 1e3 if encoder is not None else 0.0,
-                           "associate": (t3 - t2) * 1e3, "write": (t4 - t3) * 1e3}
-                stats.add(timings)
-                if len(tracks):
-                    ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
-                n_dets += len(dets)
-                n_tracks += len(tracks)
+            for index, frame, decode_ms, dets, detect_ms in frames:
+                emb, embed_ms = embed_detections(run.models.encoder, run.tracker, frame, dets)
+                res = run.step(index, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms, "embed": embed_ms})
+                quit_requested = o.show and _show(run.annotated)
                 if bar is not None:
                     bar.update(1)
                     if index % 10 == 0:
-                        bar.set_postfix(tracks=len(tracks), ids=len(ids_seen), refresh=False)
-                yield FrameResult(index, tracks, dets, frame, timings)
+                        bar.set_postfix(tracks=len(res.tracks), ids=len(run.ids_seen), refresh=False)
+                yield res
                 if quit_requested:  # this frame is written and counted; then stop
-                    status, message = "stopped", "closed by the user (q)"
+                    run.status, run.message = "stopped", "closed by the user (q)"
                     break
-                if max_frames is not None and index + 1 >= int(max_frames):
+                if o.max_frames is not None and index + 1 >= int(o.max_frames):
                     break
             else:
                 if index < 0:
                     raise PipelineError(f"source {info.name!r} delivered no frames")
-            if status == "failed":
-                status = "completed"
+            if run.status == "failed":
+                run.status = "completed"
                 if src.end_reason:
-                    status, message = "source_ended", src.end_reason
+                    run.status, run.message = "source_ended", src.end_reason
         except GeneratorExit:
-            status, message = "stopped", "the caller stopped iterating"
+            run.status, run.message = "stopped", "the caller stopped iterating"
             raise
         except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted (Ctrl-C)"
+            run.status, run.message = "interrupted", "interrupted (Ctrl-C)"
             raise
         except BaseException as exc:
-            status, message = "failed", f"{type(exc).__name__}: {exc}"
+            run.status, run.message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
             wall = (time.perf_counter() - t_loop) if t_loop is not None else 0.0
             if prefetcher is not None:
-                prefetcher.close()
+                prefetcher.close()  # first: a detect thread waiting on it then ends too
             else:
                 src.close()
+            if ahead is not None:
+                ahead.close()
             if bar is not None:
                 bar.close()
-            if show:
+            if o.show:
                 _close_windows()
-            if t_loop is not None or outputs is not None:
-                self.summary = _summary(
-                    info=info, source=source, status=status, message=message, frames=stats.frames, wall=wall,
-                    setup_s=time.perf_counter() - t_setup - wall if t_loop is not None else None,
-                    stats=stats, ids_seen=ids_seen, n_dets=n_dets, n_tracks=n_tracks, reid=reid_name,
-                    reid_weights=reid_weights, detector=detector, device=dev, started=started, outputs=outputs,
-                )
-            if outputs is not None:
-                outputs.close(self.summary)
+            self.summary = run.finish(
+                wall=wall, setup_s=time.perf_counter() - t_setup - wall if t_loop is not None else None,
+                started=started)
         return self.summary
+
+
+def _show(annotated) -> bool:
+    """Display a frame; True when the user asked to quit (q or Esc)."""
+    import cv2
+
+    cv2.imshow("trackreid", annotated)
+    return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
 
 
 def _summary(*, info, source, status, message, frames, wall, setup_s, stats, ids_seen, n_dets, n_tracks, reid,
@@ -357,34 +503,17 @@ def _close_windows() -> None:
         pass
 
 
-def track_video(source, reid="auto", reid_weights=None, detector="yolo11n.pt", classes=("person",),
-                conf: float = 0.25, device="auto", half=None, tracker_config=None, output=None,
-                save_video: bool = True, show: bool = False, max_frames: int | None = None, quiet: bool = False,
-                **kwargs) -> Generator[FrameResult, None, dict]:
+def track_video(source, options: TrackingOptions | None = None, **kw) -> Generator[FrameResult, None, dict]:
     """Track people in ``source`` and yield a :class:`FrameResult` per frame; the generator returns the summary.
 
     source: a video file, an image folder (or a MOT sequence folder with ``img1/``), a webcam index, or a stream URL.
-    reid: ``"auto"`` (default: the architecture of ``reid_weights``, else OSNet x1.0),
-        ``"osnet"`` (OSNet x1.0), ``"osnet_x0_25"``/``_x0_5``/``_x0_75``, ``"osnet_ain_x1_0"``, ``"bdb"``,
-        ``"pmm"``, an encoder object, or ``"none"`` for motion only. reid_weights: a path or known weights name
-        (None: random init, with a warning).
-    detector: an Ultralytics model path/name, a MOT ``det.txt``, or a callable ``(frame, index) -> (N, 6)``.
-    classes: class names or ids to keep (None: all). conf: minimum detection score.
-    device: ``"auto"``, ``"cpu"``, ``"cuda:0"``. half: fp16 (None: on CUDA only).
-    tracker_config: YAML path, dict or ``TrackerConfig``. ``tracker=`` may pass a ready Tracker instead.
-    output: folder for ``tracks.txt``, ``tracks.jsonl``, ``annotated.mp4`` and ``summary.json``
-        (None: write nothing). save_video: write the annotated video. show: display frames (q quits).
-    max_frames: stop after this many frames. quiet: no progress bar.
-    Other keywords: ``imgsz`` (detector input size), ``trail`` (trail length in frames, 30),
-    ``prefetch`` (decoded frames buffered ahead, 8), ``video_name`` ("annotated.mp4" or an ``.avi`` name),
-    ``mot_name`` ("tracks.txt"; ``"SEQ.txt"`` for ``trackreid-eval``),
-    ``stream_timeout_s`` (10).
+    Options: a :class:`TrackingOptions` and/or its fields as keywords (``reid``, ``reid_weights``, ``detector``,
+    ``classes``, ``conf``, ``device``, ``half``, ``tracker_config``, ``output``, ``save_video``, ``show``,
+    ``max_frames``, ``quiet``, ...; each is documented once, on :class:`TrackingOptions`).
+    With ``output``, ``tracks.txt``, ``tracks.jsonl``, ``annotated.mp4`` and ``summary.json`` are written as the
+    run goes.
     """
-    return (yield from TrackingRun(
-        source, reid=reid, reid_weights=reid_weights, detector=detector, classes=classes, conf=conf, device=device,
-        half=half, tracker_config=tracker_config, output=output, save_video=save_video, show=show,
-        max_frames=max_frames, quiet=quiet, **kwargs,
-    ))
+    return (yield from TrackingRun(source, options, **kw))
 
 
 def run(source, **options: Any) -> dict:

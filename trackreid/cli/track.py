@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group("run")
     r.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no final report")
+    r.add_argument("--no-overlap", action="store_true",
+                   help="run detection, ReID and association one after the other (default: the detector works on "
+                   "the next frame in a background thread meanwhile; outputs are identical)")
     r.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return p
 
@@ -95,6 +98,17 @@ def _report(summary: dict, out: Path) -> None:
     print(f"outputs: {out}")
 
 
+def options_from_args(args, output) -> dict:
+    """The :class:`~trackreid.pipeline.TrackingOptions` fields the command line sets."""
+    return dict(
+        reid=args.reid, reid_weights=args.reid_weights, detector=args.detector, classes=args.classes, conf=args.conf,
+        device=args.device, half=args.half, tracker_config=args.tracker_config, output=output,
+        save_video=not args.no_video, show=args.show, max_frames=args.max_frames, quiet=args.quiet,
+        imgsz=args.imgsz, trail=args.trail, video_name=f"annotated.{args.video_format}",
+        mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt", overlap=not args.no_overlap,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.debug:
@@ -102,25 +116,22 @@ def main(argv: list[str] | None = None) -> int:
     from trackreid.pipeline import TrackingRun
 
     out = Path(args.output) if args.output else _default_output(args.source)
-    run = TrackingRun(
-        args.source, reid=args.reid, reid_weights=args.reid_weights, detector=args.detector,
-        classes=args.classes, conf=args.conf, device=args.device, half=args.half,
-        tracker_config=args.tracker_config, output=out, save_video=not args.no_video, show=args.show,
-        max_frames=args.max_frames, quiet=args.quiet, imgsz=args.imgsz, trail=args.trail,
-        video_name=f"annotated.{args.video_format}",
-        mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt",
-    )
-    result = {}
+    holder: dict = {}
 
     def body():
-        result["summary"] = run.run()
+        holder["run"] = TrackingRun(args.source, **options_from_args(args, out))
+        holder["summary"] = holder["run"].run()
 
     def kept():
-        if run.summary and run.summary.get("frames"):
+        run = holder.get("run")
+        if run is not None and run.summary and run.summary.get("frames"):
             return f" (after {run.summary['frames']} frames; outputs kept in {run.output_dir})"
         return ""
 
     def interrupted():
+        run = holder.get("run")
+        if run is None:
+            return None
         frames = run.summary["frames"] if run.summary else 0
         where = f"; outputs kept in {run.output_dir}" if run.summary and run.output_dir else ""
         return f"trackreid: interrupted after {frames} frames{where}"
@@ -128,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     code = run_command("trackreid", body, debug=args.debug, on_interrupt=interrupted, context=kept)
     if code:
         return code
-    summary = result["summary"]
+    summary = holder["summary"]
     if not args.quiet:
-        _report(summary, run.output_dir or out)
+        _report(summary, holder["run"].output_dir or out)
         if summary["status"] == "source_ended":
             print(f"trackreid: warning: {summary['message']}", file=sys.stderr)
     return 0

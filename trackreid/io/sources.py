@@ -238,12 +238,12 @@ class Prefetcher:
     released while a read that may block (a stalled stream) is still inside it.
     """
 
-    def __init__(self, frames, maxsize: int = 8, on_exit=None):
+    def __init__(self, frames, maxsize: int = 8, on_exit=None, name: str = "trackreid-decode"):
         self._it = iter(frames)
         self._on_exit = on_exit
         self._q: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trackreid-decode", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _put(self, item) -> bool:
@@ -275,7 +275,12 @@ class Prefetcher:
 
     def __iter__(self):
         while True:
-            item = self._q.get()
+            try:
+                item = self._q.get(timeout=0.05)
+            except queue.Empty:
+                if self._stop.is_set():  # closed: a consumer in another thread (a chained stage) ends too
+                    return
+                continue
             if item is _END:
                 return
             if isinstance(item, BaseException):
