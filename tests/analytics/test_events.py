@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from trackreid.analytics import EventEngine, EventsConfig, parse_line, parse_zone
+
+DOOR = parse_line("0,100,400,100:door")  # drawn left to right: walking up the image is "in"
+TOP = parse_zone("0,0,400,0,400,100,0,100:top")  # everything above the door
+
+
+def box(pid, y, x=100):
+    """A track whose anchor (bottom centre) is at (x, y)."""
+    return [x - 20, y - 60, x + 20, y, pid, 0.9, 0, 0]
+
+
+def run(engine, frames):
+    """frames: {frame_no: [rows]}; returns all events, including those of close()."""
+    events = []
+    for f in range(1, max(frames) + 1):
+        events += engine.update(np.array(frames.get(f, []), dtype=float).reshape(-1, 8), f)
+    return events + engine.close()
+
+
+def kinds(events, kind):
+    return [e for e in events if e["event"] == kind]
+
+
+def test_direction_dwell_and_exit_at_end():
+    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, exit_after=5))
+    frames = {f: [box(1, 160 - 10 * f)] for f in range(1, 13)}  # walks up: y 150 -> 40, crosses at 100
+    frames.update({f: [box(1, 40 + 10 * (f - 12)), box(2, 300)] for f in range(13, 25)})  # walks back down
+    ev = run(eng, frames)
+    cross = kinds(ev, "line_cross")
+    assert [(e["id"], e["direction"], e["frame"]) for e in cross] == [(1, "in", 7), (1, "out", 19)]
+    (ze,), (zx,) = kinds(ev, "zone_enter"), kinds(ev, "zone_exit")
+    # the zone's border belongs to the zone: the anchor at y=100 (frames 6 and 18) is inside
+    assert ze["frame"] == 6 and zx["frame"] == 18 and zx["dwell_s"] == pytest.approx(1.3)
+    assert sorted((e["id"], e["frame"]) for e in kinds(ev, "exit")) == [(1, 24), (2, 24)]  # end of stream
+    t = eng.totals()
+    assert t["lines"]["door"] == {"in": 1, "out": 1, "people_in": 1, "people_out": 1}
+    assert t["zones"]["top"]["visitors"] == 1 and t["zones"]["top"]["total_dwell_s"] == pytest.approx(1.3)
+    assert t["people"] == 2 and t["entries"] == 2 and t["exits"] == 2 and t["in_view"] == 0
+
+
+def test_flicker_at_the_line_counts_once():
+    eng = EventEngine([DOOR], fps=30, config=EventsConfig(confirm_frames=3))
+    ys = [130, 120, 110, 95, 105, 96, 104, 97, 103, 90, 85, 80, 70]  # jitters across the line, then goes in
+    ev = run(eng, {f: [box(7, y)] for f, y in enumerate(ys, 1)})
+    assert [(e["direction"], e["frame"]) for e in kinds(ev, "line_cross")] == [("in", 10)]
+
+
+def test_reentry_counted_once_and_crossing_while_unseen():
+    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, exit_after=3))
+    frames = {f: [box(5, 150)] for f in range(1, 5)}  # below the line
+    frames.update({f: [box(5, 60)] for f in range(15, 20)})  # gone 10 frames (exits), back above it: same id
+    frames.update({f: [box(5, 62)] for f in range(30, 33)})  # gone again, back on the same side
+    ev = run(eng, frames)
+    enters = kinds(ev, "enter")
+    assert [(e["frame"], e["reentry"]) for e in enters] == [(1, False), (15, True), (30, True)]
+    assert [(e["direction"], e["frame"]) for e in kinds(ev, "line_cross")] == [("in", 15)]
+    t = eng.totals()
+    assert t["people"] == 1 and t["reentries"] == 2 and t["lines"]["door"]["in"] == 1
+    assert t["zones"]["top"] == {"visitors": 1, "visits": 2, "inside_now": 0, "total_dwell_s": 0.8,
+                                 "mean_dwell_s": 0.8}
+
+
+def test_new_identity_after_a_gap_is_a_new_person_and_misses_the_crossing():
+    """The motion-only failure the identity memory fixes: a fragment starts on the far side uncounted."""
+    eng = EventEngine([DOOR], fps=10, config=EventsConfig(confirm_frames=2, exit_after=3))
+    frames = {f: [box(5, 150)] for f in range(1, 5)}
+    frames.update({f: [box(9, 60)] for f in range(15, 20)})
+    ev = run(eng, frames)
+    assert kinds(ev, "line_cross") == [] and eng.totals()["people"] == 2
+
+
+def test_outside_the_line_extent_does_not_count():
+    eng = EventEngine([parse_line("0,100,100,100:short")], fps=10, config=EventsConfig(confirm_frames=1))
+    ev = run(eng, {f: [box(1, 160 - 20 * f, x=300)] for f in range(1, 6)})
+    assert kinds(ev, "line_cross") == []
+
+
+def test_state_is_bounded():
+    eng = EventEngine([DOOR], fps=10, config=EventsConfig(exit_after=1, max_identities=50))
+    for f in range(1, 400):
+        eng.update(np.array([box(f, 150), box(f + 10_000, 60)], dtype=float), f)
+    assert len(eng._table) <= 50 and eng.totals()["people"] == 2 * 399
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="fps"):
+        EventEngine([DOOR], fps=0)
+    with pytest.raises(ValueError, match="confirm_frames"):
+        EventsConfig(confirm_frames=0)
+    eng = EventEngine([DOOR], fps=10)
+    eng.update(np.zeros((0, 8)), 3)
+    with pytest.raises(ValueError, match="must increase"):
+        eng.update(np.zeros((0, 8)), 3)

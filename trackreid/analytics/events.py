@@ -1,0 +1,286 @@
+"""Events keyed to identities: entering and leaving the view, crossing lines, entering and leaving zones.
+
+Fed once per frame with the tracker's output ``(M, 8)`` rows ``x1,y1,x2,y2,id,score,cls,det_index``, the 1-based
+frame number; returns that frame's events as dicts::
+
+    {"frame": 12, "id": 3, "event": "enter", "reentry": false}
+    {"frame": 40, "id": 3, "event": "line_cross", "name": "door", "direction": "in"}
+    {"frame": 41, "id": 3, "event": "zone_enter", "name": "queue"}
+    {"frame": 95, "id": 3, "event": "zone_exit", "name": "queue", "dwell_s": 1.833}
+    {"frame": 130, "id": 3, "event": "exit"}
+
+Rules (the anchor of a box is its bottom centre, where a person stands):
+
+* ``enter``: the first frame an identity is seen, and again when it comes back after an ``exit`` (``reentry``:
+  true — the same identity, so the same person: it is not counted again in ``people``).
+* ``exit``: an identity unseen for more than ``exit_after`` frames, or still in view when the stream ends
+  (:meth:`EventEngine.close`); its ``frame`` is the last frame it was seen.
+* ``line_cross``: the side of the line an identity stands on is *confirmed*; a crossing counts when its anchor is
+  seen on the other side in ``confirm_frames`` observations in a row (frames where it is unseen, outside the line's
+  extent, or exactly on the line neither extend nor break that run). ``frame`` is the first of those frames. The
+  confirmed side is kept while the identity is unseen, so a track that flickers at the line, or a person who
+  vanishes and comes back under the same identity, is counted once per real change of side — and a crossing
+  made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the other
+  side. A new identity's first observed side is its start side (no crossing). ``direction``: ``in`` from the
+  line's right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
+* ``zone_enter`` / ``zone_exit``: the same confirmation on "anchor inside the polygon"; ``zone_enter``'s frame is
+  the first frame inside, ``zone_exit``'s the last frame inside, ``dwell_s = (exit - enter + 1) / fps``. A visit
+  still open when its identity exits the view closes then.
+
+Why not ``supervision.LineZone`` for lines: it forgets a tracker id absent for ``minimum_crossing_threshold + 1``
+frames and takes the first side seen on its return as the new reference without counting, so a person who
+crosses while occluded or re-enters under the same identity is missed; identity memory is the point here, so the
+side test (one cross product per anchor and line) and the per-identity state are done here, vectorised over the
+frame. Zones use ``supervision.PolygonZone`` (bottom-centre anchor) for the inside test.
+
+Totals (:meth:`EventEngine.totals`, for ``summary.json``) count people: ``people`` distinct identities seen,
+per line ``in``/``out`` confirmed crossings and ``people_in``/``people_out`` distinct identities that crossed,
+per zone ``visitors`` (distinct identities), ``visits``, ``total_dwell_s`` and ``mean_dwell_s`` (per visitor).
+State is bounded: beyond ``max_identities`` the identities out of view longest are forgotten (one that comes
+back after that counts as a new person).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .identities import IdentityTable
+from .regions import Line, Zone
+
+EVENT_TYPES = ("enter", "exit", "line_cross", "zone_enter", "zone_exit")
+
+
+@dataclass
+class EventsConfig:
+    exit_after: int = 30  #: frames an identity may stay unseen before it exits the view
+    confirm_frames: int = 3  #: observations in a row on the new side (of a line, of a zone edge) to confirm it
+    max_identities: int = 10000  #: identities whose state is kept; beyond it those out of view longest are dropped
+
+    def __post_init__(self) -> None:
+        for name, low in (("exit_after", 0), ("confirm_frames", 1), ("max_identities", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
+                raise ValueError(f"EventsConfig.{name}: expected an integer >= {low}, got {v!r}")
+
+
+def anchors(tracks: np.ndarray) -> np.ndarray:
+    """Bottom-centre points (M, 2) of xyxy boxes."""
+    return np.stack([(tracks[:, 0] + tracks[:, 2]) / 2, tracks[:, 3]], axis=1)
+
+
+def line_sides(points: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, np.ndarray]:
+    """Side of each point (M, 2) for each line: (M, L) int8, 1 on the right-hand side, 0 on the left, and a
+    validity mask (M, L) — False when the point is exactly on the line or beyond its ends (outside the band the
+    segment sweeps perpendicular to itself)."""
+    if not lines:
+        return np.zeros((len(points), 0), np.int8), np.zeros((len(points), 0), bool)
+    seg = np.array([[ln.x1, ln.y1, ln.x2, ln.y2] for ln in lines], dtype=np.float64)
+    a, d = seg[:, :2], seg[:, 2:] - seg[:, :2]  # (L, 2)
+    rel = points[:, None, :] - a[None]  # (M, L, 2)
+    cross = d[None, :, 0] * rel[..., 1] - d[None, :, 1] * rel[..., 0]
+    t = (rel * d[None]).sum(-1) / (d * d).sum(-1)[None]
+    valid = (cross != 0) & (t >= 0) & (t <= 1)
+    return (cross > 0).astype(np.int8), valid
+
+
+class EventEngine:
+    """Per-identity events and totals for ``lines`` and ``zones``; :meth:`update` once per frame, then
+    :meth:`close` at the end of the stream."""
+
+    def __init__(self, lines: list[Line] = (), zones: list[Zone] = (), fps: float = 30.0,
+                 config: EventsConfig | None = None):
+        if fps is None or not np.isfinite(fps) or fps <= 0:
+            raise ValueError(f"events: fps must be a positive number (the source's frame rate), got {fps!r}")
+        self.lines, self.zones = list(lines), list(zones)
+        self.fps = float(fps)
+        self.config = config or EventsConfig()
+        L, Z = len(self.lines), len(self.zones)
+        self._table = IdentityTable({
+            "in_view": (bool, (), False), "last_seen": (np.int64, (), 0),
+            "side": (np.int8, (L,), -1), "run": (np.int32, (L,), 0), "run_start": (np.int64, (L,), 0),
+            "crossed": (np.uint8, (L,), 0),
+            "inside": (bool, (Z,), False), "zrun": (np.int32, (Z,), 0), "zrun_start": (np.int64, (Z,), 0),
+            "zenter": (np.int64, (Z,), 0), "visited": (bool, (Z,), False),
+        })
+        self._polygons = None
+        if Z:
+            import supervision as sv
+
+            self._polygons = [sv.PolygonZone(np.round(z.points).astype(np.int64),
+                                             triggering_anchors=(sv.Position.BOTTOM_CENTER,)) for z in self.zones]
+        self.frame = 0
+        self.people = self.entries = self.exits = self.reentries = 0
+        self.line_in = np.zeros(L, np.int64)
+        self.line_out = np.zeros(L, np.int64)
+        self.people_in = np.zeros(L, np.int64)
+        self.people_out = np.zeros(L, np.int64)
+        self.visitors = np.zeros(Z, np.int64)
+        self.visits = np.zeros(Z, np.int64)
+        self.dwell_total = np.zeros(Z, np.float64)
+        self._closed = False
+
+    # ................................................................................................ per frame
+    def update(self, tracks: np.ndarray, frame: int) -> list[dict]:
+        """Events of ``frame`` (1-based, increasing) given that frame's tracks (M, 8)."""
+        if self._closed:
+            raise ValueError("events: update() after close()")
+        frame = int(frame)
+        if frame <= self.frame:
+            raise ValueError(f"events: frame numbers must increase; got {frame} after {self.frame}")
+        tracks = np.asarray(tracks, dtype=np.float64).reshape(-1, 8) if np.size(tracks) else np.zeros((0, 8))
+        self.frame = frame
+        ids, first = np.unique(tracks[:, 4].astype(np.int64), return_index=True)
+        tracks = tracks[first]
+        events: list[dict] = []
+        T = self._table
+        rows, new = T.rows(ids)
+        back = ~new & ~T["in_view"][rows]
+        entering = new | back
+        T["in_view"][rows] = True
+        T["last_seen"][rows] = frame
+        self.people += int(new.sum())
+        self.entries += int(entering.sum())
+        self.reentries += int(back.sum())
+        events += [{"frame": frame, "id": int(i), "event": "enter", "reentry": bool(b)}
+                   for i, b in zip(ids[entering], back[entering])]
+        pts = anchors(tracks)
+        if self.lines:
+            events += self._update_lines(rows, ids, pts, frame)
+        if self.zones:
+            events += self._update_zones(rows, ids, tracks, frame)
+        events += self._expire(frame - self.config.exit_after - 1)
+        self._evict()
+        return events
+
+    def _update_lines(self, rows, ids, pts, frame) -> list[dict]:
+        T, k = self._table, self.config.confirm_frames
+        s, valid = line_sides(pts, self.lines)
+        cs, run, start = T["side"][rows], T["run"][rows], T["run_start"][rows]
+        seed = valid & (cs < 0)
+        cs[seed] = s[seed]
+        same = valid & (s == cs)
+        diff = valid & ~same
+        run[same] = 0
+        start[diff & (run == 0)] = frame
+        run[diff] += 1
+        cross = diff & (run >= k)
+        cs[cross] = s[cross]
+        run[cross] = 0
+        T["side"][rows], T["run"][rows], T["run_start"][rows] = cs, run, start
+        if not cross.any():
+            return []
+        m, li = np.nonzero(cross)
+        is_in = s[m, li] == 0  # now on the left: came from the right-hand side
+        np.add.at(self.line_in, li[is_in], 1)
+        np.add.at(self.line_out, li[~is_in], 1)
+        bit = np.where(is_in, 1, 2).astype(np.uint8)
+        before = T["crossed"][rows[m], li]
+        first_time = (before & bit) == 0
+        np.add.at(self.people_in, li[is_in & first_time], 1)
+        np.add.at(self.people_out, li[~is_in & first_time], 1)
+        T["crossed"][rows[m], li] = before | bit
+        return [{"frame": int(f), "id": int(i), "event": "line_cross", "name": self.lines[j].name,
+                 "direction": "in" if d else "out"}
+                for f, i, j, d in zip(start[m, li], ids[m], li, is_in)]
+
+    def _update_zones(self, rows, ids, tracks, frame) -> list[dict]:
+        import supervision as sv
+
+        T, k = self._table, self.config.confirm_frames
+        if len(tracks):
+            det = sv.Detections(xyxy=tracks[:, :4].astype(np.float32))
+            obs = np.stack([p.trigger(det) for p in self._polygons], axis=1)
+        else:
+            obs = np.zeros((0, len(self.zones)), bool)
+        inside, run, start = T["inside"][rows], T["zrun"][rows], T["zrun_start"][rows]
+        diff = obs != inside
+        run[~diff] = 0
+        start[diff & (run == 0)] = frame
+        run[diff] += 1
+        flip = diff & (run >= k)
+        inside[flip] = obs[flip]
+        run[flip] = 0
+        T["inside"][rows], T["zrun"][rows], T["zrun_start"][rows] = inside, run, start
+        if not flip.any():
+            return []
+        events = []
+        m, zi = np.nonzero(flip)
+        for mm, z in zip(m, zi):  # sparse: only the confirmed changes of this frame
+            r, pid, f0 = rows[mm], int(ids[mm]), int(start[mm, z])
+            if obs[mm, z]:
+                T["zenter"][r, z] = f0
+                self.visits[z] += 1
+                if not T["visited"][r, z]:
+                    T["visited"][r, z] = True
+                    self.visitors[z] += 1
+                events.append({"frame": f0, "id": pid, "event": "zone_enter", "name": self.zones[z].name})
+            else:
+                events.append(self._zone_exit(r, pid, z, f0 - 1))
+        return events
+
+    def _zone_exit(self, row: int, pid: int, z: int, last_inside: int) -> dict:
+        dwell = (last_inside - int(self._table["zenter"][row, z]) + 1) / self.fps
+        self.dwell_total[z] += dwell
+        return {"frame": int(last_inside), "id": pid, "event": "zone_exit", "name": self.zones[z].name,
+                "dwell_s": round(dwell, 3)}
+
+    def _expire(self, seen_before_or_at: int) -> list[dict]:
+        """Exit every identity in view whose last frame seen is <= ``seen_before_or_at``."""
+        T = self._table
+        gone = np.nonzero(T["in_view"] & (T["last_seen"] <= seen_before_or_at))[0]
+        if len(gone) == 0:
+            return []
+        gone = gone[np.argsort(T["last_seen"][gone], kind="stable")]
+        events = []
+        for r in gone:  # sparse: identities leaving the view at this frame
+            pid, last = int(T.ids[r]), int(T["last_seen"][r])
+            for z in np.nonzero(T["inside"][r])[0]:
+                events.append(self._zone_exit(r, pid, int(z), last))
+            events.append({"frame": last, "id": pid, "event": "exit"})
+        T["in_view"][gone] = False
+        if self.zones:
+            T["inside"][gone] = False
+            T["zrun"][gone] = 0
+        if self.lines:
+            T["run"][gone] = 0  # an excursion not yet confirmed is dropped; the confirmed side is kept
+        self.exits += len(gone)
+        return events
+
+    def _evict(self) -> None:
+        T, cap = self._table, self.config.max_identities
+        if len(T) <= cap:
+            return
+        out = np.nonzero(~T["in_view"])[0]
+        n_drop = min(len(out), len(T) - int(cap * 0.9))
+        if n_drop > 0:
+            T.remove(out[np.argsort(T["last_seen"][out], kind="stable")[:n_drop]])
+
+    # ................................................................................................ end
+    def close(self) -> list[dict]:
+        """End of the stream: every identity still in view exits (zone visits close). Idempotent."""
+        if self._closed:
+            return []
+        self._closed = True
+        return self._expire(self.frame)
+
+    @property
+    def in_view(self) -> int:
+        return int(self._table["in_view"].sum())
+
+    def totals(self) -> dict:
+        """Counts of people and dwell times so far (see the module docstring)."""
+        inside_now = self._table["inside"].sum(axis=0) if len(self._table) else np.zeros(len(self.zones), int)
+        return {
+            "frames": self.frame, "people": self.people, "entries": self.entries, "exits": self.exits,
+            "reentries": self.reentries, "in_view": self.in_view,
+            "lines": {ln.name: {"in": int(self.line_in[i]), "out": int(self.line_out[i]),
+                                "people_in": int(self.people_in[i]), "people_out": int(self.people_out[i])}
+                      for i, ln in enumerate(self.lines)},
+            "zones": {z.name: {"visitors": int(self.visitors[i]), "visits": int(self.visits[i]),
+                               "inside_now": int(inside_now[i]),
+                               "total_dwell_s": round(float(self.dwell_total[i]), 3),
+                               "mean_dwell_s": round(float(self.dwell_total[i] / self.visitors[i]), 3)
+                               if self.visitors[i] else 0.0}
+                      for i, z in enumerate(self.zones)},
+        }
