@@ -43,6 +43,8 @@ class FrameResult:
     detections: np.ndarray  # (N, 6) float32 x1,y1,x2,y2,score,cls given to the tracker
     image: np.ndarray  # the decoded BGR frame (not annotated)
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds spent in each stage on this frame
+    global_ids: np.ndarray | None = None  # (M,) global identity of each track (multi-camera runs), else None
+    reentries: dict[int, int] = field(default_factory=dict)  # track id -> frames away, for identities back this frame
 
     @property
     def frame_id(self) -> int:
@@ -261,6 +263,8 @@ class SourceRun:
             self.output_dir = self.outputs.dir
         self.drawer = None
         self.annotated: np.ndarray | None = None  # the last frame drawn (for --show)
+        self.relabel = None  # (frame, tracks, tracker) -> global IDs; set by a multi-camera linker
+        self.reentries = 0  # identities that came back (identity memory), counted per return
         if opts.show or (self.outputs is not None and self.outputs.wants_image):
             from trackreid.io.draw import TrackDrawer
 
@@ -270,20 +274,28 @@ class SourceRun:
     def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float]) -> FrameResult:
         """Associate, draw and write frame ``index`` (0-based); ``timings`` holds decode/detect/embed so far."""
         t0 = time.perf_counter()
-        tracks = np.asarray(self.tracker.update(dets, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
+        trk = self.tracker
+        tracks = np.asarray(trk.update(dets, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
+        reentries = dict(getattr(trk, "reentries", None) or {})
+        gids = self.relabel(index + 1, tracks, trk) if self.relabel is not None and len(tracks) else None
         t1 = time.perf_counter()
-        annotated = self.drawer.draw(frame, tracks) if self.drawer is not None else None
+        shown = tracks
+        if gids is not None:
+            shown = tracks.copy()
+            shown[:, 4] = gids
+        annotated = self.drawer.draw(frame, shown) if self.drawer is not None else None
         if self.outputs is not None:
             extra = {"time_s": round(index / self.info.fps, 4)} if self.info.fps else None
-            self.outputs.write(index + 1, tracks, annotated, extra)
+            self.outputs.write(index + 1, tracks, annotated, extra, global_ids=gids, reentries=reentries)
         self.annotated = annotated
         timings = {**timings, "associate": (t1 - t0) * 1e3, "write": (time.perf_counter() - t1) * 1e3}
         self.stats.add(timings)
         if len(tracks):
             self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
+        self.reentries += len(reentries)
         self.n_dets += len(dets)
         self.n_tracks += len(tracks)
-        return FrameResult(index, tracks, dets, frame, timings)
+        return FrameResult(index, tracks, dets, frame, timings, global_ids=gids, reentries=reentries)
 
     def finish(self, *, wall: float, setup_s: float | None, started: str, extra: dict | None = None) -> dict:
         """Write ``summary.json`` (status and message as set by the caller) and close the outputs."""
@@ -295,6 +307,10 @@ class SourceRun:
             n_tracks=self.n_tracks, reid=reid, reid_weights=o.reid_weights, detector=o.detector,
             device=self.models.device if self.models is not None else None, started=started, outputs=self.outputs,
         )
+        memory = getattr(self.tracker, "memory_size", None)
+        self.summary["reentries"] = self.reentries
+        if memory is not None:
+            self.summary["memory_size"] = int(memory() if callable(memory) else memory)
         if extra:
             self.summary.update(extra)
         if self.outputs is not None:
@@ -465,24 +481,22 @@ def _summary(*, info, source, status, message, frames, wall, setup_s, stats, ids
 
 
 def _embed(encoder, frame, dets: np.ndarray, min_score: float, dim: int | None) -> np.ndarray:
-    """Embeddings for ``dets`` (one row each). Rows scoring below ``min_score`` are not run through the encoder;
-    they get a copy of a computed row (or a unit vector), which the tracker never reads."""
-    n = len(dets)
-    if n == 0:
-        return np.empty((0, dim or 0), np.float32)
-    need = np.flatnonzero(dets[:, 4] >= min_score)
-    if len(need) == n:
-        return np.asarray(encoder(frame, np.ascontiguousarray(dets[:, :4])), dtype=np.float32)
-    if len(need) == 0:
-        if not dim:
-            return np.asarray(encoder(frame, np.ascontiguousarray(dets[:1, :4])), dtype=np.float32)[[0] * n]
-        out = np.zeros((n, dim), np.float32)
-        out[:, 0] = 1.0
-        return out
-    part = np.asarray(encoder(frame, np.ascontiguousarray(dets[need, :4])), dtype=np.float32)
-    out = np.empty((n, part.shape[1]), np.float32)
-    out[:] = part[0]
-    out[need] = part
+    """Embeddings for ``dets`` (one row each). Rows scoring below ``min_score`` are not run through the encoder."""
+    rows = np.flatnonzero(dets[:, 4] >= min_score)
+    part = np.asarray(encoder(frame, np.ascontiguousarray(dets[rows, :4])), dtype=np.float32) if len(rows) else None
+    return scatter_embeddings(len(dets), rows, part, dim)
+
+
+def scatter_embeddings(n: int, rows: np.ndarray, part: np.ndarray | None, dim: int | None) -> np.ndarray | None:
+    """(n, D) embeddings with ``part`` at ``rows``; the other rows (never read by the tracker) hold a unit vector.
+    None when nothing was embedded and the dimension is unknown (the tracker then uses motion for this frame)."""
+    d = part.shape[1] if part is not None and part.ndim == 2 and part.shape[1] else (dim or 0)
+    if not d:
+        return None
+    out = np.zeros((n, d), np.float32)
+    out[:, 0] = 1.0
+    if part is not None and len(rows):
+        out[rows] = part
     return out
 
 

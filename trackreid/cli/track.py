@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from trackreid.cli import run_command
+from trackreid.cli import UsageError, run_command
 
 REID_CHOICES = "auto, osnet (= osnet_x1_0), osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ain_x1_0, bdb, pmm, none"
 EPILOG = """examples:
@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="video file, image folder (or MOT sequence folder), webcam index, or stream URL")
+    p.add_argument("source", nargs="+",
+                   help="video file, image folder (or MOT sequence folder), webcam index, or stream URL; several "
+                   "sources run in one process with batched detection and ReID (outputs in --output/<source name>/)")
     g = p.add_argument_group("models")
     g.add_argument("--reid", default="auto", metavar="NAME",
                    help=f"ReID encoder: {REID_CHOICES} (default auto: the architecture of --reid-weights, "
@@ -42,9 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--reid-weights", default=None, metavar="PATH|NAME",
                    help="ReID weights: a file (torchreid, BoxMOT or trackreid checkpoint) or a known name; "
                    "without it the encoder is randomly initialised (poor identities, with a warning)")
-    g.add_argument("--detector", default="yolo11n.pt", metavar="PATH|NAME",
+    g.add_argument("--detector", nargs="+", default=["yolo11n.pt"], metavar="PATH|NAME",
                    help="Ultralytics model (.pt, .onnx, OpenVINO folder; default yolo11n.pt, downloaded by "
-                   "Ultralytics when online) or a MOT det.txt of precomputed detections")
+                   "Ultralytics when online) or a MOT det.txt of precomputed detections; with several sources, one "
+                   "model for all or one det.txt per source in source order")
     g.add_argument("--classes", nargs="+", default=["person"], metavar="CLASS",
                    help="class names or ids to track (default person; 'all' for every class)")
     g.add_argument("--conf", type=float, default=0.25, help="minimum detection score (default 0.25)")
@@ -64,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "hard kill) (default mp4)")
     o.add_argument("--trail", type=int, default=30, help="trail length in frames on the video (0: none; default 30)")
     o.add_argument("--show", action="store_true", help="display the annotated frames (q or Esc quits)")
+    m = p.add_argument_group("several cameras")
+    m.add_argument("--global-ids", action="store_true",
+                   help="link the identities of different sources into global IDs by appearance (MOT files carry "
+                   "the global ID; JSON lines carry id and global_id)")
+    m.add_argument("--topology", default=None, metavar="FILE.yaml",
+                   help="which cameras connect, with min/max transit times (narrows --global-ids candidates)")
+    m.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="spread the sources over a Ray cluster (ADDRESS, e.g. auto or ray://head:10001; without it a "
+                   "local Ray); needs pip install -e \".[ray]\"")
     r = p.add_argument_group("run")
     r.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no final report")
@@ -81,27 +93,36 @@ def _install_warning_format(quiet: bool) -> None:
     warnings.showwarning = show
 
 
-def _default_output(source: str) -> Path:
+def _default_output(sources: list[str]) -> Path:
     from trackreid.io.sinks import next_run_dir
     from trackreid.io.sources import source_name
 
-    return next_run_dir(Path("runs") / "track", source_name(source))
+    return next_run_dir(Path("runs") / "track", source_name(sources[0]) if len(sources) == 1 else "streams")
 
 
 def _report(summary: dict, out: Path) -> None:
-    ms = summary["stage_ms"]
-    stages = "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
     fps = summary.get("fps") or 0.0
-    print(f"{summary['frames']} frames in {summary['wall_s']:.1f} s ({fps:.1f} fps), "
-          f"{summary['unique_identities']} identities, status {summary['status']}")
-    print(f"ms per frame: {stages}")
+    if "sources" in summary:  # a multi-source run
+        print(f"{len(summary['sources'])} sources, {summary['frames']} frames in {summary['wall_s']:.1f} s "
+              f"({fps:.1f} fps together), status {summary['status']}"
+              + (f", {summary['global_identities']} global identities" if "global_identities" in summary else ""))
+        for s in summary["sources"]:
+            more = f" ({s['message']})" if s["message"] else ""
+            print(f"  {s['name']}: {s['frames']} frames, {s['fps'] or 0:.1f} fps, {s['unique_identities']} "
+                  f"identities, {s['status']}{more}")
+    else:
+        stages = "  ".join(f"{k} {v:.1f}" for k, v in summary["stage_ms"].items())
+        print(f"{summary['frames']} frames in {summary['wall_s']:.1f} s ({fps:.1f} fps), "
+              f"{summary['unique_identities']} identities, status {summary['status']}")
+        print(f"ms per frame: {stages}")
     print(f"outputs: {out}")
 
 
 def options_from_args(args, output) -> dict:
     """The :class:`~trackreid.pipeline.TrackingOptions` fields the command line sets."""
     return dict(
-        reid=args.reid, reid_weights=args.reid_weights, detector=args.detector, classes=args.classes, conf=args.conf,
+        reid=args.reid, reid_weights=args.reid_weights,
+        detector=args.detector[0] if len(args.detector) == 1 else args.detector, classes=args.classes, conf=args.conf,
         device=args.device, half=args.half, tracker_config=args.tracker_config, output=output,
         save_video=not args.no_video, show=args.show, max_frames=args.max_frames, quiet=args.quiet,
         imgsz=args.imgsz, trail=args.trail, video_name=f"annotated.{args.video_format}",
@@ -119,7 +140,21 @@ def main(argv: list[str] | None = None) -> int:
     holder: dict = {}
 
     def body():
-        holder["run"] = TrackingRun(args.source, **options_from_args(args, out))
+        opts = options_from_args(args, out)
+        if args.ray is not None:
+            from trackreid.distributed import run_on_ray
+
+            holder["summary"] = run_on_ray(args.source, address=args.ray or None, global_ids=args.global_ids,
+                                           topology=args.topology, **opts)
+            return
+        if len(args.source) == 1 and not args.global_ids:
+            if len(args.detector) > 1:
+                raise UsageError(f"{len(args.detector)} detectors for one source; give one --detector")
+            holder["run"] = TrackingRun(args.source[0], **opts)
+        else:
+            from trackreid.streams import StreamsRun
+
+            holder["run"] = StreamsRun(args.source, global_ids=args.global_ids, topology=args.topology, **opts)
         holder["summary"] = holder["run"].run()
 
     def kept():
@@ -141,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     summary = holder["summary"]
     if not args.quiet:
-        _report(summary, holder["run"].output_dir or out)
+        _report(summary, out)
         if summary["status"] == "source_ended":
             print(f"trackreid: warning: {summary['message']}", file=sys.stderr)
     return 0

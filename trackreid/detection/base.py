@@ -61,3 +61,14 @@ def build_detector(spec="yolo11n.pt", classes=("person",), conf: float = 0.25, d
     from trackreid.detection.yolo import YoloDetector
 
     return YoloDetector(s, classes=classes, conf=conf, device=device, half=half, imgsz=imgsz, quiet=quiet)
+
+
+def detect_many(detectors, frames: list[np.ndarray], frame_indices: list[int]) -> list[np.ndarray]:
+    """Detections for frames of several sources: ``detectors`` is one detector for all (its ``detect_batch`` runs
+    them as one batch when it has one) or a list with one detector per frame."""
+    if not isinstance(detectors, (list, tuple)):
+        batch = getattr(detectors, "detect_batch", None)
+        if batch is not None:
+            return batch(frames, frame_indices)
+        detectors = [detectors] * len(frames)
+    return [d(f, i) for d, f, i in zip(detectors, frames, frame_indices)]

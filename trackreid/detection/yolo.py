@@ -79,21 +79,28 @@ class YoloDetector:
             self._kw.update({"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True})
 
     def __call__(self, frame: np.ndarray, frame_index: int = 0) -> np.ndarray:
-        kw = self._kw
+        return self.detect_batch([frame], [frame_index])[0]
+
+    def detect_batch(self, frames: list[np.ndarray], frame_indices: list[int]) -> list[np.ndarray]:
+        """Detections of several frames (of one or several sources) in one batched forward."""
         try:
-            result = self.model.predict(frame, **kw)[0]
+            results = self.model.predict(list(frames), **self._kw)
         except Exception as exc:
-            raise DetectorError(f"detector {self.name!r} failed on frame {frame_index}: {type(exc).__name__}: "
+            at = frame_indices[0] if len(frame_indices) == 1 else list(frame_indices)
+            raise DetectorError(f"detector {self.name!r} failed on frame {at}: {type(exc).__name__}: "
                                 f"{_first_line(exc)}") from exc
-        boxes = result.boxes
-        if boxes is None or len(boxes) == 0:
-            return np.empty((0, 6), np.float32)
-        data = boxes.data
-        data = data.cpu().numpy() if hasattr(data, "cpu") else np.asarray(data)
-        # columns: x1,y1,x2,y2,(track id when tracking),score,cls -> keep the detection layout
-        if data.shape[1] > 6:
-            data = np.concatenate([data[:, :4], data[:, -2:]], axis=1)
-        return np.ascontiguousarray(data, dtype=np.float32)
+        return [_as_detections(r.boxes) for r in results]
+
+
+def _as_detections(boxes) -> np.ndarray:
+    if boxes is None or len(boxes) == 0:
+        return np.empty((0, 6), np.float32)
+    data = boxes.data
+    data = data.cpu().numpy() if hasattr(data, "cpu") else np.asarray(data)
+    # columns: x1,y1,x2,y2,(track id when tracking),score,cls -> keep the detection layout
+    if data.shape[1] > 6:
+        data = np.concatenate([data[:, :4], data[:, -2:]], axis=1)
+    return np.ascontiguousarray(data, dtype=np.float32)
 
 
 def resolve_classes(classes, class_names: dict[int, str], model: str = "detector") -> list[int] | None:

@@ -38,14 +38,25 @@ def next_run_dir(base, name: str, exist_ok: bool = False) -> Path:
     return base / f"{name}{i}"
 
 
-def tracks_to_records(tracks: np.ndarray) -> list[dict]:
-    """Tracks (M, 8) as JSON-ready dicts: id, box [x1,y1,x2,y2] (2 decimals), score, cls, det index."""
+def tracks_to_records(tracks: np.ndarray, global_ids: np.ndarray | None = None,
+                      reentries: dict[int, int] | None = None) -> list[dict]:
+    """Tracks (M, 8) as JSON-ready dicts: id, box [x1,y1,x2,y2] (2 decimals), score, cls, det index; plus
+    ``global_id`` when given (multi-camera runs) and ``reentered_after`` (frames away) for an identity that came
+    back this frame."""
     t = np.asarray(tracks, dtype=np.float64).reshape(-1, 8)
     boxes = np.round(t[:, :4], 2).tolist()
-    return [
+    out = [
         {"id": int(i), "box": b, "score": round(float(s), 4), "cls": int(c), "det": int(d)}
         for b, i, s, c, d in zip(boxes, t[:, 4], t[:, 5], t[:, 6], t[:, 7])
     ]
+    if global_ids is not None:
+        for r, g in zip(out, np.asarray(global_ids).tolist()):
+            r["global_id"] = int(g)
+    if reentries:
+        for r in out:
+            if r["id"] in reentries:
+                r["reentered_after"] = int(reentries[r["id"]])
+    return out
 
 
 class JsonlWriter:
@@ -95,11 +106,17 @@ class RunOutputs:
     def wants_image(self) -> bool:
         return self._video is not None
 
-    def write(self, frame_id: int, tracks: np.ndarray, annotated: np.ndarray | None = None, extra: dict | None = None):
-        """Record frame ``frame_id`` (1-based): MOT rows, a JSON line, and the annotated image if a video is saved."""
+    def write(self, frame_id: int, tracks: np.ndarray, annotated: np.ndarray | None = None, extra: dict | None = None,
+              global_ids: np.ndarray | None = None, reentries: dict[int, int] | None = None):
+        """Record frame ``frame_id`` (1-based): MOT rows (with the global IDs when given), a JSON line, and the
+        annotated image if a video is saved."""
         tracks = np.asarray(tracks, dtype=np.float64).reshape(-1, 8)
-        self._mot.write(int(frame_id), tracks)
-        record = {"frame": int(frame_id), "tracks": tracks_to_records(tracks)}
+        mot = tracks
+        if global_ids is not None:
+            mot = tracks.copy()
+            mot[:, 4] = global_ids
+        self._mot.write(int(frame_id), mot)
+        record = {"frame": int(frame_id), "tracks": tracks_to_records(tracks, global_ids, reentries)}
         if extra:
             record.update(extra)
         self._jsonl.write(record)

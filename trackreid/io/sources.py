@@ -287,6 +287,20 @@ class Prefetcher:
                 raise item
             yield item
 
+    END = _END
+    """What :meth:`poll` returns once the source is finished."""
+
+    def poll(self):
+        """The next ``(frame, decode_ms)`` without waiting: None when none is decoded yet, :attr:`END` when the
+        source is finished. An error of the source is raised here."""
+        try:
+            item = self._q.get_nowait()
+        except queue.Empty:
+            return _END if self._stop.is_set() else None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
     def close(self, timeout: float = 5.0) -> None:
         self._stop.set()
         try:

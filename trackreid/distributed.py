@@ -1,0 +1,154 @@
+"""Scale-out on a Ray cluster: the sources of a run spread over Ray workers.
+
+Each worker is a Ray actor with its own detector and encoder (one GPU each when the run is on CUDA) running a
+batched multi-source run (:class:`trackreid.streams.StreamsRun`) over its share of the sources and writing their
+outputs itself (``output/<source name>/``, so the output folder must be reachable by every node: a shared or the
+local filesystem). With global identities the identity bank is one Ray actor that every worker asks. A worker that
+dies takes only its own sources down: they are reported ``failed`` in the run summary, the others go on.
+
+Install with ``pip install -e ".[ray]"``; ``trackreid SRC... --ray [ADDRESS]`` or :func:`run_on_ray`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trackreid.pipeline import PipelineError, TrackingOptions
+
+__all__ = ["run_on_ray"]
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("Ray is not installed; pip install -e \".[ray]\" (or pip install ray)") from None
+    return ray
+
+
+class _Bank:
+    """The identity bank of a distributed run (a Ray actor): a :class:`GlobalIdentities` over all cameras."""
+
+    def __init__(self, names, topology):
+        from trackreid.tracking.global_ids import GlobalIdentities
+
+        self.linker = GlobalIdentities.from_topology(names, topology)
+
+    def link(self, cam, frame, tracks, feats, exemplars, has):
+        return self.linker.link(cam, frame, tracks, feats, exemplars, has)
+
+    def num_identities(self) -> int:
+        return self.linker.num_identities
+
+
+class _RemoteLinker:
+    """The worker-side face of the bank actor: computes the tracks' appearance locally, links remotely."""
+
+    def __init__(self, bank, cams: list[int]):
+        self.bank, self.cams = bank, cams
+
+    def attach(self, i: int, run) -> None:
+        from trackreid.tracking.global_ids import track_appearance
+
+        ray, cam, bank = _ray(), self.cams[i], self.bank
+
+        def relabel(frame, tracks, tracker):
+            app = track_appearance(tracker, tracks[:, 4].astype(np.int64))
+            return ray.get(bank.link.remote(cam, frame, tracks, *app))
+
+        run.relabel = relabel
+
+    num_identities = 0
+
+
+class _Worker:
+    """One Ray worker: a :class:`StreamsRun` over its sources (a Ray actor)."""
+
+    def run(self, sources, names, options: TrackingOptions, bank, cams) -> dict:
+        from trackreid.streams import StreamsRun
+
+        linker = _RemoteLinker(bank, cams) if bank is not None else None
+        return StreamsRun(sources, options, names=names, linker=linker).run()
+
+
+def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str | None = None,
+               global_ids: bool = False, topology=None, workers: int | None = None, cpus_per_worker: float = 1.0,
+               **kw) -> dict:
+    """Run the sources on Ray (``address``: a cluster to join, e.g. ``ray://head:10001`` or ``auto``; None: the
+    running one or a new local one) and return the run summary (also written as ``output/summary.json``).
+    ``workers``: how many (default: one per source, at most one per GPU on CUDA or per ``cpus_per_worker`` CPUs)."""
+    from trackreid.streams import unique_names
+
+    ray = _ray()
+    sources = list(sources)
+    if not sources:
+        raise PipelineError("sources: expected at least one source")
+    opts = TrackingOptions.make(options, **kw)
+    if opts.output is None:
+        raise PipelineError("a Ray run needs --output: the workers write their sources' outputs there")
+    if opts.show:
+        raise PipelineError("--show is not available on Ray; the workers write annotated videos")
+    det = opts.detector
+    if isinstance(det, (list, tuple)) and len(det) != len(sources):
+        raise PipelineError(f"detector: {len(det)} detectors for {len(sources)} sources")
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    if not ray.is_initialized():
+        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    on_gpu = str(opts.device).startswith("cuda") or (opts.device == "auto" and ray.cluster_resources().get("GPU"))
+    res = ray.cluster_resources()
+    cap = int(res.get("GPU", 0)) if on_gpu else int(res.get("CPU", 1) // max(cpus_per_worker, 1e-3))
+    n = max(1, min(len(sources), workers or max(cap, 1)))
+    names = unique_names(sources)
+    out = Path(opts.output)
+    out.mkdir(parents=True, exist_ok=True)
+    opts = TrackingOptions.make(opts, quiet=True)
+    bank = ray.remote(_Bank).options(num_cpus=0).remote(names, topology) if global_ids else None
+    groups = [list(range(k, len(sources), n)) for k in range(n)]
+    actor = ray.remote(_Worker).options(num_cpus=cpus_per_worker, num_gpus=1 if on_gpu else 0, max_restarts=0)
+    calls = {}
+    t0 = time.perf_counter()
+    for g in groups:
+        sub = TrackingOptions.make(opts, detector=[det[i] for i in g] if isinstance(det, (list, tuple)) else det)
+        w = actor.remote()
+        calls[w.run.remote([sources[i] for i in g], [names[i] for i in g], sub, bank, g)] = (w, g)
+    reports: dict[int, dict] = {}
+    for ref, (w, g) in calls.items():
+        try:
+            summary = ray.get(ref)
+            for i, rep in zip(g, summary["sources"]):
+                reports[i] = rep
+        except Exception as exc:  # the worker died (RayActorError) or its run failed: only its sources fail
+            msg = f"worker failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            for i in g:
+                reports[i] = {"name": names[i], "source": str(sources[i]), "status": "failed", "message": msg,
+                              "frames": _frames_written(out / names[i]), "fps": None,
+                              "latency_ms": None, "unique_identities": None, "output": str(out / names[i])}
+    wall = time.perf_counter() - t0
+    import trackreid
+
+    srcs = [reports[i] for i in range(len(sources))]
+    frames = sum(r["frames"] or 0 for r in srcs)
+    ok = all(r["status"] in ("completed", "source_ended") for r in srcs)
+    summary = {"trackreid_version": trackreid.__version__, "started_at": started,
+               "status": "completed" if ok else "partial", "message": "" if ok else "some sources failed",
+               "engine": "ray", "workers": n, "sources": srcs, "frames": frames, "wall_s": round(wall, 3),
+               "fps": round(frames / wall, 2) if wall > 0 else None,
+               "unique_identities": sum(r["unique_identities"] or 0 for r in srcs)}
+    if bank is not None:
+        summary["global_identities"] = ray.get(bank.num_identities.remote())
+    from trackreid.io.atomic import write_json_atomic
+
+    write_json_atomic(out / "summary.json", summary)
+    return summary
+
+
+def _frames_written(folder: Path) -> int:
+    """Frames a dead worker had finished for a source: its JSON lines (one per frame, flushed as written)."""
+    path = folder / "tracks.jsonl"
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.endswith(b"\n"))

@@ -1,0 +1,318 @@
+"""Several sources in one run: one decode thread per source; each step gathers the frames that are ready, runs the
+detector on them as one batch and the ReID encoder on all their crops as one batch; one Tracker per source.
+
+>>> from trackreid import track_streams
+>>> for step in track_streams(["cam1.mp4", "cam2.mp4", "rtsp://cam3/stream"], reid="osnet_x0_25", output="runs/site"):
+...     for name, r in step.results.items():
+...         print(name, r.frame_id, r.ids)
+
+Each source writes the usual outputs under ``output/<source name>/``; ``output/summary.json`` describes the whole
+run (per-source frames, fps, latency, status and identities). A source that cannot be opened, fails or ends does not
+stop the others: the summary says what happened to each. With ``global_ids=True`` the tracks of different cameras
+are linked into global identities by appearance (:mod:`trackreid.tracking.global_ids`); MOT files then carry the
+global ID and JSON lines carry both ``id`` (per camera) and ``global_id``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generator
+
+import numpy as np
+
+from trackreid.io.sources import Prefetcher, open_source, source_name
+from trackreid.pipeline import (
+    FrameResult,
+    PipelineError,
+    SourceRun,
+    TrackingOptions,
+    _embed_min_score,
+    build_models,
+    scatter_embeddings,
+)
+
+__all__ = ["StreamStep", "StreamsRun", "track_streams", "unique_names"]
+
+
+@dataclass
+class StreamStep:
+    """What one step of a multi-source run produced: a :class:`~trackreid.pipeline.FrameResult` for each source
+    that had a frame ready, keyed by source name."""
+
+    step: int
+    results: dict[str, FrameResult] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # ms of this step's batched detect and embed
+
+
+def unique_names(sources) -> list[str]:
+    """One output-folder name per source: its :func:`source_name`, numbered ``-2``, ``-3``... when repeated."""
+    names, seen = [], {}
+    for s in sources:
+        base = source_name(s)
+        k = seen.get(base, 0) + 1
+        seen[base] = k
+        names.append(base if k == 1 else f"{base}-{k}")
+    return names
+
+
+class _Stream:
+    """One source of a multi-source run: its decode thread, its :class:`SourceRun`, its own status."""
+
+    def __init__(self, index: int, name: str, spec):
+        self.index, self.name, self.spec = index, name, spec
+        self.src = self.run = self.prefetcher = None
+        self.frames = 0
+        self.latency_ms = 0.0  # summed from the moment a frame is taken off the decode queue to its result
+        self.t_start = self.t_end = None
+        self.status, self.message = "failed", ""
+
+    @property
+    def active(self) -> bool:
+        return self.prefetcher is not None
+
+    def stop(self, status: str, message: str = "") -> None:
+        """Close the decode thread and finish the outputs with this status (once)."""
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+            self.prefetcher = None
+        if self.src is not None:
+            self.src.close()
+        self.status, self.message = status, message
+        self.t_end = time.perf_counter()
+        if self.run is not None and self.run.summary is None:
+            self.run.status, self.run.message = status, message
+            wall = (self.t_end - self.t_start) if self.t_start else 0.0
+            self.run.finish(wall=wall, setup_s=None, started=self.started,
+                            extra={"latency_ms": round(self.latency_ms / max(self.frames, 1), 3)})
+
+    def report(self) -> dict:
+        s = self.run.summary if self.run is not None and self.run.summary else {}
+        return {"name": self.name, "source": str(self.spec), "status": self.status, "message": self.message,
+                "frames": self.frames, "fps": s.get("fps"), "latency_ms": s.get("latency_ms"),
+                "unique_identities": s.get("unique_identities", 0),
+                "output": str(self.run.output_dir) if self.run is not None and self.run.output_dir else None}
+
+
+class StreamsRun:
+    """A multi-source run; iterate it for :class:`StreamStep` objects, or ``run()`` it for the run summary.
+
+    sources: a list of anything :func:`trackreid.track_video` takes (files, folders, webcams, stream URLs).
+    Options are :class:`~trackreid.pipeline.TrackingOptions` (``detector`` may also be a list with one detector,
+    e.g. a MOT ``det.txt``, per source, in source order); ``max_frames`` applies to each source.
+    ``global_ids``: link identities across sources (see :mod:`trackreid.tracking.global_ids`); ``topology``: a
+    YAML path or mapping of which cameras connect and their transit times, narrowing the candidates.
+    ``names``: output-folder names (default :func:`unique_names`); ``linker``: a ready global-identity linker
+    (e.g. one whose bank lives in a Ray actor) instead of a new one.
+    """
+
+    def __init__(self, sources, options: TrackingOptions | None = None, *, global_ids: bool = False,
+                 topology=None, names: list[str] | None = None, linker=None, **kw):
+        sources = list(sources) if not isinstance(sources, (str, Path)) else [sources]
+        if not sources:
+            raise PipelineError("sources: expected at least one source")
+        self.options = TrackingOptions.make(options, **kw)
+        if self.options.show:
+            raise PipelineError("--show is for one source; a multi-source run writes annotated videos instead")
+        det = self.options.detector
+        if isinstance(det, (list, tuple)) and len(det) != len(sources):
+            raise PipelineError(f"detector: {len(det)} detectors for {len(sources)} sources; give one detector for "
+                                "every source, or one per source in source order")
+        self.sources = sources
+        self.names = list(names) if names is not None else unique_names(sources)
+        if len(self.names) != len(sources) or len(set(self.names)) != len(self.names):
+            raise PipelineError(f"names: expected {len(sources)} distinct source names, got {self.names}")
+        self.global_ids = bool(global_ids) or linker is not None
+        self._linker = linker
+        self.topology = topology
+        self.summary: dict | None = None
+        self.output_dir = Path(self.options.output) if self.options.output else None
+
+    def run(self) -> dict:
+        for _ in self:
+            pass
+        return self.summary
+
+    def __iter__(self) -> Generator[StreamStep, None, dict]:
+        return self._generate()
+
+    # ---------------------------------------------------------------- setup / step / finish
+    def _setup(self):
+        o = self.options
+        per_source = isinstance(o.detector, (list, tuple))
+        models = build_models(o, detector=o.detector[0] if per_source else None)
+        if per_source:
+            from trackreid.detection.base import build_detector
+
+            models.detector = [models.detector] + [
+                build_detector(d, classes=o.classes, conf=o.conf, device=models.device, imgsz=o.imgsz, quiet=True)
+                for d in o.detector[1:]]
+        linker = self._linker
+        if self.global_ids and linker is None:
+            from trackreid.tracking.global_ids import GlobalIdentities
+
+            linker = GlobalIdentities.from_topology(self.names, self.topology)
+        streams = []
+        for i, (name, spec) in enumerate(zip(self.names, self.sources)):
+            st = _Stream(i, name, spec)
+            st.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            try:
+                st.src = open_source(spec, stream_timeout_s=o.stream_timeout_s)
+                out = self.output_dir / name if self.output_dir is not None else None
+                st.run = SourceRun(spec, st.src.info, o, models, output=out)
+                if linker is not None:
+                    linker.attach(i, st.run)
+                st.prefetcher = Prefetcher(st.src, maxsize=o.prefetch, on_exit=st.src.close,
+                                           name=f"trackreid-decode-{i}")
+                st.t_start = time.perf_counter()
+            except (ValueError, OSError) as exc:
+                st.stop("failed", f"{type(exc).__name__}: {exc}")
+            streams.append(st)
+        if not any(s.active for s in streams):
+            raise PipelineError("no source could be opened: " + "; ".join(f"{s.name}: {s.message}" for s in streams))
+        return models, streams, linker
+
+    def _gather(self, streams) -> list:
+        """The next frame of every active source that has one decoded; waits until at least one has."""
+        while True:
+            ready, live = [], False
+            for st in streams:
+                if not st.active:
+                    continue
+                try:
+                    item = st.prefetcher.poll()
+                except Exception as exc:  # this source broke; the others go on
+                    st.stop("failed", f"{type(exc).__name__}: {exc}")
+                    continue
+                if item is Prefetcher.END:
+                    reason = st.src.end_reason if st.src is not None else None
+                    st.stop("source_ended" if reason else "completed", reason or "")
+                    continue
+                live = True
+                if item is not None:
+                    ready.append((st, *item))
+            if ready or not live:
+                return ready
+            time.sleep(0.001)
+
+    def _step(self, models, ready, step: int) -> StreamStep:
+        from trackreid.detection.base import detect_many
+
+        t0 = time.perf_counter()
+        frames = [f for _, f, _ in ready]
+        indices = [st.frames for st, _, _ in ready]
+        det = models.detector
+        dets_all = detect_many([det[st.index] for st, _, _ in ready] if isinstance(det, list) else det,
+                               frames, indices)
+        t1 = time.perf_counter()
+        embs = embed_many(models.encoder, frames, dets_all,
+                          [_embed_min_score(st.run.tracker) for st, _, _ in ready])
+        t2 = time.perf_counter()
+        k = len(ready)
+        detect_ms, embed_ms = (t1 - t0) * 1e3 / k, ((t2 - t1) * 1e3 / k if models.encoder is not None else 0.0)
+        out = StreamStep(step, timings={"detect": (t1 - t0) * 1e3, "embed": (t2 - t1) * 1e3})
+        for (st, frame, decode_ms), dets, emb in zip(ready, dets_all, embs):
+            r = st.run.step(st.frames, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms, "embed": embed_ms})
+            st.frames += 1
+            st.latency_ms += (time.perf_counter() - t0) * 1e3
+            out.results[st.name] = r
+            if self.options.max_frames is not None and st.frames >= int(self.options.max_frames):
+                st.stop("completed")
+        return out
+
+    def _generate(self):
+        o = self.options
+        started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        models, streams, linker = self._setup()
+        setup_s = time.perf_counter() - t0
+        bar = None
+        if not o.quiet:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(unit="frame", desc=f"{len(streams)} sources", file=sys.stderr, dynamic_ncols=True)
+        status, message = "failed", ""
+        t_loop = time.perf_counter()
+        step = 0
+        try:
+            while True:
+                ready = self._gather(streams)
+                if not ready:
+                    break
+                res = self._step(models, ready, step)
+                step += 1
+                if bar is not None:
+                    bar.update(len(res.results))
+                yield res
+            status = "completed"
+        except GeneratorExit:
+            status, message = "stopped", "the caller stopped iterating"
+            raise
+        except KeyboardInterrupt:
+            status, message = "interrupted", "interrupted (Ctrl-C)"
+            raise
+        except BaseException as exc:
+            status, message = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            for st in streams:
+                if st.active or (st.run is not None and st.run.summary is None):
+                    st.stop(status if status != "completed" else "completed", message)
+            if bar is not None:
+                bar.close()
+            self.summary = self._summary(streams, status, message, started, setup_s,
+                                         time.perf_counter() - t_loop, linker)
+            if self.output_dir is not None:
+                from trackreid.io.atomic import write_json_atomic
+
+                write_json_atomic(self.output_dir / "summary.json", self.summary)
+        return self.summary
+
+    def _summary(self, streams, status, message, started, setup_s, wall, linker) -> dict:
+        import trackreid
+
+        frames = sum(s.frames for s in streams)
+        out = {
+            "trackreid_version": trackreid.__version__, "started_at": started, "status": status,
+            "message": message, "sources": [s.report() for s in streams], "frames": frames,
+            "wall_s": round(wall, 3), "setup_s": round(setup_s, 3),
+            "fps": round(frames / wall, 2) if wall > 0 else None,  # all sources together
+            "unique_identities": sum(s.report()["unique_identities"] for s in streams),
+        }
+        if linker is not None:
+            out["global_identities"] = linker.num_identities
+        return out
+
+
+def embed_many(encoder, frames: list[np.ndarray], dets_list: list[np.ndarray],
+               min_scores: list[float]) -> list[np.ndarray | None]:
+    """Embeddings of the detections of several frames, every crop in one forward when the encoder can (its
+    ``preprocess`` and ``forward``), else one call per frame. Rows scoring below a frame's ``min_score`` are not
+    embedded (see :func:`trackreid.pipeline.scatter_embeddings`)."""
+    if encoder is None:
+        return [None] * len(frames)
+    rows = [np.flatnonzero(d[:, 4] >= m) for d, m in zip(dets_list, min_scores)]
+    dim = getattr(encoder, "dim", None)
+    pre, fwd = getattr(encoder, "preprocess", None), getattr(encoder, "forward", None)
+    if pre is not None and fwd is not None and sum(len(r) for r in rows):
+        import torch
+
+        crops = [pre(f, np.ascontiguousarray(d[r, :4])) for f, d, r in zip(frames, dets_list, rows) if len(r)]
+        feats = fwd(torch.cat(crops)).float().cpu().numpy()
+        parts, at = [], 0
+        for r in rows:
+            parts.append(feats[at:at + len(r)] if len(r) else None)
+            at += len(r)
+    else:
+        parts = [np.asarray(encoder(f, np.ascontiguousarray(d[r, :4])), np.float32) if len(r) else None
+                 for f, d, r in zip(frames, dets_list, rows)]
+    return [scatter_embeddings(len(d), r, p, dim) for d, r, p in zip(dets_list, rows, parts)]
+
+
+def track_streams(sources, options: TrackingOptions | None = None, **kw) -> Generator[StreamStep, None, dict]:
+    """Track several sources in one run and yield a :class:`StreamStep` per step; the generator returns the run
+    summary. Arguments as :class:`StreamsRun` (sources, :class:`~trackreid.pipeline.TrackingOptions` fields,
+    ``global_ids``, ``topology``)."""
+    return (yield from StreamsRun(sources, options, **kw))
