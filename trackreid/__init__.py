@@ -11,6 +11,8 @@ _LAZY = {
     "Encoder": "trackreid.reid.encoder",
     "build_model": "trackreid.reid.models.registry",
     "track_video": "trackreid.pipeline",
+    "TrackingOptions": "trackreid.pipeline",
+    "track_streams": "trackreid.streams",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
