@@ -11,8 +11,10 @@ import numpy as np
 
 __all__ = ["ReentrySchedule"]
 
-#: seconds spent entering or leaving beyond the inward walk (crossing the border, heading wobble)
+#: seconds spent entering or leaving beyond the inward walk (crossing the border)
 _EDGE_S = 0.8
+#: walking out takes up to this many times the inward walk (heading wobble; no stops on the way out)
+_OUT_FACTOR = 1.3
 
 
 class ReentrySchedule:
@@ -42,7 +44,7 @@ class ReentrySchedule:
         return np.where(self.rng.random(int(mask.sum())) < 0.5, 1.0, -1.0)
 
     def _visit_cost(self) -> float:
-        return 2 * self.visit_s[0] + 2 * _EDGE_S
+        return (1 + _OUT_FACTOR) * self.visit_s[0] + 2 * _EDGE_S
 
     def _squeezed(self, lo: float, hi: float, slack: np.ndarray) -> np.ndarray:
         """``lo + U(0, 1) * min(hi - lo, slack)`` per person (slack clipped at 0)."""
@@ -57,7 +59,7 @@ class ReentrySchedule:
         wanted = np.maximum(0, self.min_returns - self.returns[idx])
         # after this visit: each wanted gap, the full visits between them, and stepping in on the last return
         after = wanted * self.gap_s[0] + np.maximum(0, wanted - 1) * self._visit_cost() + _EDGE_S * (wanted > 0)
-        slack = (remaining - self._visit_cost() - after) / (2.0 * np.maximum(1, wanted))
+        slack = (remaining - self._visit_cost() - after) / ((1 + _OUT_FACTOR) * np.maximum(1, wanted))
         inward = self._squeezed(self.visit_s[0], self.visit_s[1], slack)
         self.turn_at[idx] = t + np.round(inward * self.fps)
         self.leaving[idx] = False

@@ -57,7 +57,7 @@ class SceneConfig:
     noise: DetectionNoise = field(default_factory=DetectionNoise)  #: simulated detector errors
     reentry: bool = False            #: everyone leaves the view and comes back (see trackreid.synthetic.reentry)
     reentry_gap: tuple = (5.0, 20.0)  #: seconds out of view before coming back (range; squeezed to fit returns)
-    reentry_visit: tuple = (1.0, 2.5)  #: seconds walked inward on each visit before heading for the nearer side
+    reentry_visit: tuple = (1.0, 4.0)  #: seconds walked inward on each visit before heading for the nearer side
     reentry_returns: int = 2         #: comebacks per person the schedule makes room for when frames allow
     #: people drawn from real crops: a Market-1501-layout folder or a loaded SpriteSet (None: drawn figures);
     #: it needs at least num_people identities, which are assigned to people by the seed
@@ -200,7 +200,9 @@ class Scene:
             c = self.config
             rng = np.random.default_rng([c.seed, 555])
             extra = int(np.ceil(abs(c.camera_pan) * (c.num_frames - 1)))
-            self._bg = _background(rng, c.height, c.width + min(extra, 4 * c.width))
+            # real crops look best on a grey, street-like ground; drawn figures keep the random tint
+            base = None if self.sprites is None else rng.integers(95, 125) + rng.integers(-6, 7, 3)
+            self._bg = _background(rng, c.height, c.width + min(extra, 4 * c.width), base=base)
         return self._bg
 
     def render(self, t: int) -> np.ndarray:
@@ -325,7 +327,7 @@ def _simulate(c: SceneConfig, rng: np.random.Generator, people: list, sprites, s
         entered = start.copy()
         side = np.where(srng.random(P) < 0.5, 1.0, -1.0)       # present people walk out towards this side
         direction = np.where(present, side, direction)
-        X = np.where(present, side * (Xhalf - srng.uniform(0.3, 6.0, P)), X)
+        X = np.where(present, side * (Xhalf - speed * srng.uniform(0.2, 6.0, P)), X)   # out within 0.2-6 s
         heading = np.where(direction > 0, 0.0, np.pi) + srng.normal(0, 0.2, P)
 
     states, gt_rows, det_rows, det_vis = [], [], [], []
@@ -338,7 +340,7 @@ def _simulate(c: SceneConfig, rng: np.random.Generator, people: list, sprites, s
             back = schedule.due_to_return(t) & ~alive
             if back.any():
                 n = int(back.sum())
-                Z[back] = np.exp(srng.uniform(np.log(z_near), np.log(z_far * 0.9), n))
+                Z[back] = np.exp(srng.uniform(np.log(z_near), 0.5 * np.log(z_near * z_far), n))  # nearer half
                 direction[back] = schedule.entry_direction(back)
                 X[back] = -direction[back] * (W / 2 * Z[back] / f + 0.45)
                 heading[back] = np.where(direction[back] > 0, 0.0, np.pi) + srng.normal(0, 0.2, n)

@@ -48,27 +48,37 @@ class SpriteSet:
         return cs[k], self.alphas[identity][k]
 
 
+def _silhouette(h: int, w: int) -> np.ndarray:
+    """A soft standing-person shape (head, shoulders, hips, legs) filling an (h, w) box, float32 in [0, 1]."""
+    m = np.zeros((h, w), np.float32)
+    cv2.ellipse(m, (int(w * 0.5), int(h * 0.085)), (max(1, int(w * 0.17)), max(1, int(h * 0.08))), 0, 0, 360, 1.0, -1)
+    pts = np.array([[0.38, 0.14], [0.62, 0.14], [0.86, 0.2], [0.84, 0.52], [0.72, 0.62], [0.76, 0.99],
+                    [0.54, 0.99], [0.5, 0.7], [0.46, 0.99], [0.24, 0.99], [0.28, 0.62], [0.16, 0.52], [0.14, 0.2]])
+    cv2.fillPoly(m, [np.round(pts * [w, h]).astype(np.int32)], 1.0)
+    k = max(3, (w // 8) | 1)
+    return cv2.GaussianBlur(m, (k, k), 0)
+
+
 def sprite_alpha(crop: np.ndarray) -> np.ndarray:
     """Soft foreground mask (h, w) float32 of a person crop.
 
-    A super-elliptical prior fills the box centre and fades at the corners; inside its soft rim, pixels whose Lab
-    colour is far from the crop border's median colour (the background) stay opaque.
+    A standing-person silhouette is always opaque; inside a wider super-ellipse, pixels whose Lab colour is far
+    from the crop border's median colour (the background) are opaque too (arms, bags, wide coats).
     """
     h, w = crop.shape[:2]
     ny = (np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1
     nx = (np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1
-    r = ((np.abs(nx)[None] / 0.92) ** 2.5 + (np.abs(ny)[:, None] / 1.04) ** 2.5) ** 0.4
-    prior = np.clip((1.0 - r) / 0.3, 0, 1)                      # 1 in the middle, 0 outside the super-ellipse
-    core = np.clip((0.62 - r) / 0.15, 0, 1)                     # always-opaque body core
+    r = ((np.abs(nx)[None] / 0.95) ** 2.5 + (np.abs(ny)[:, None] / 1.04) ** 2.5) ** 0.4
+    prior = np.clip((1.0 - r) / 0.3, 0, 1)                      # fades out towards the corners
     lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.float32)
     b = max(1, min(h, w) // 16)
     ring = np.concatenate([lab[:, :b].reshape(-1, 3), lab[:, -b:].reshape(-1, 3), lab[:b].reshape(-1, 3)])
     bg = np.median(ring, axis=0)
-    d_ring = np.linalg.norm(ring - bg, axis=1)
-    thr = max(10.0, float(np.percentile(d_ring, 75)))
+    thr = max(12.0, float(np.percentile(np.linalg.norm(ring - bg, axis=1), 60)))
     fg = np.clip((np.linalg.norm(lab - bg, axis=2) - thr) / thr, 0, 1)
-    alpha = prior * np.maximum(core, fg)
-    k = max(3, (min(h, w) // 12) | 1)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    alpha = np.maximum(_silhouette(h, w), prior * fg)
+    k = max(3, (min(h, w) // 16) | 1)
     return cv2.GaussianBlur(alpha, (k, k), 0)
 
 
