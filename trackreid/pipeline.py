@@ -87,10 +87,10 @@ def build_tracker(tracker_config=None, tracker=None):
     return Tracker(cfg)
 
 
-def build_reid(reid, reid_weights=None, device="cpu", half=None):
+def build_reid(reid, reid_weights=None, device="cpu", half=None, runtime: str = "auto"):
     """An encoder from a model name (``osnet``, ``osnet_x0_25``, ``bdb``, ``pmm``...), ``"auto"`` (the architecture
-    of ``reid_weights``, or OSNet x1.0 without weights), an encoder object, or None / ``"none"`` for motion-only
-    tracking (returns None)."""
+    of ``reid_weights``, or OSNet x0.25 with its bundled trained weights), an encoder object, or None / ``"none"``
+    for motion-only tracking (returns None)."""
     if reid is None or reid is False or (isinstance(reid, str) and reid.strip().lower() in _NO_REID):
         if reid_weights:
             raise PipelineError("--reid-weights given with --reid none; choose a ReID model or drop the weights")
@@ -101,8 +101,8 @@ def build_reid(reid, reid_weights=None, device="cpu", half=None):
 
     name = str(reid)
     if name.strip().lower() == "auto":
-        name = None if reid_weights else "osnet"
-    return build_encoder(name, weights=reid_weights, device=device, half=half)
+        name = None if reid_weights else "osnet_x0_25"
+    return build_encoder(name, weights=reid_weights, device=device, half=half, runtime=runtime)
 
 
 class _StageStats:
@@ -133,6 +133,9 @@ class TrackingOptions:
     reid: Any = "auto"
     """ReID encoder: ``"auto"`` (the architecture of ``reid_weights``, else OSNet x0.25 with its bundled Market-1501
     weights), a model name (``osnet``, ``osnet_x0_25``, ``bdb``, ``pmm``...), an encoder object, or ``"none"``."""
+    reid_runtime: str = "auto"
+    """Where a PyTorch checkpoint runs: ``"auto"`` (the fastest checked runtime for the device), ``"torch"``,
+    ``"onnxruntime"``, ``"openvino"`` (see :func:`trackreid.build_encoder`)."""
     reid_weights: Any = None
     """A checkpoint path, an exported model (``.onnx``, OpenVINO, ``.engine``), a known weights name, ``"none"``
     (untrained, on purpose), or None: the model's known trained weights."""
@@ -217,7 +220,7 @@ def build_models(opts: TrackingOptions, detector=None) -> Models:
     use_half = dev.startswith("cuda") if opts.half is None else bool(opts.half)
     det = build_detector(opts.detector if detector is None else detector, classes=opts.classes, conf=opts.conf,
                          device=dev, half=use_half, imgsz=opts.imgsz, quiet=opts.quiet)
-    encoder = build_reid(opts.reid, opts.reid_weights, device=dev, half=opts.half)
+    encoder = build_reid(opts.reid, opts.reid_weights, device=dev, half=opts.half, runtime=opts.reid_runtime)
     return Models(det, encoder, dev, getattr(det, "class_names", None) or {0: "person"})
 
 

@@ -15,8 +15,10 @@ from trackreid.cli import UsageError, run_command
 
 REID_CHOICES = "auto, osnet (= osnet_x1_0), osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ain_x1_0, bdb, pmm, none"
 EPILOG = """examples:
-  trackreid street.mp4                                     # YOLO11n + OSNet x1.0, outputs in runs/track/street
-  trackreid street.mp4 --reid osnet_x0_25 --reid-weights osnet_x0_25_market1501.pt --device cpu
+  trackreid street.mp4                                     # YOLO11n + OSNet x0.25 (bundled Market-1501 weights)
+  trackreid street.mp4 --reid osnet --device cuda          # OSNet x1.0, its trained weights downloaded once
+  trackreid street.mp4 --reid-weights my_model.onnx        # an exported encoder (ONNX, OpenVINO, TensorRT)
+  trackreid cam1.mp4 cam2.mp4 rtsp://cam3/stream --global-ids   # several cameras, one identity space
   trackreid MOT17-04-FRCNN/ --detector MOT17-04-FRCNN/det/det.txt --reid none --seq-name MOT17-04-FRCNN
   trackreid 0 --show                                       # webcam 0, q quits
   trackreid rtsp://camera/stream --max-frames 1000 --quiet
@@ -40,10 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("models")
     g.add_argument("--reid", default="auto", metavar="NAME",
                    help=f"ReID encoder: {REID_CHOICES} (default auto: the architecture of --reid-weights, "
-                   "else osnet)")
+                   "else osnet_x0_25 with its bundled trained weights)")
     g.add_argument("--reid-weights", default=None, metavar="PATH|NAME",
-                   help="ReID weights: a file (torchreid, BoxMOT or trackreid checkpoint) or a known name; "
-                   "without it the encoder is randomly initialised (poor identities, with a warning)")
+                   help="ReID weights: a checkpoint (torchreid, BoxMOT or trackreid), an exported model (.onnx, "
+                   "OpenVINO .xml or folder, TensorRT .engine) or a known name; default: the model's trained "
+                   "weights (bundled for osnet_x0_25, downloaded once for other OSNets); 'none' runs untrained")
+    g.add_argument("--reid-runtime", default="auto", choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help="where a PyTorch checkpoint runs (default auto: the fastest runtime checked against PyTorch "
+                   "for the device)")
     g.add_argument("--detector", nargs="+", default=["yolo11n.pt"], metavar="PATH|NAME",
                    help="Ultralytics model (.pt, .onnx, OpenVINO folder; default yolo11n.pt, downloaded by "
                    "Ultralytics when online) or a MOT det.txt of precomputed detections; with several sources, one "
@@ -121,7 +127,7 @@ def _report(summary: dict, out: Path) -> None:
 def options_from_args(args, output) -> dict:
     """The :class:`~trackreid.pipeline.TrackingOptions` fields the command line sets."""
     return dict(
-        reid=args.reid, reid_weights=args.reid_weights,
+        reid=args.reid, reid_weights=args.reid_weights, reid_runtime=args.reid_runtime,
         detector=args.detector[0] if len(args.detector) == 1 else args.detector, classes=args.classes, conf=args.conf,
         device=args.device, half=args.half, tracker_config=args.tracker_config, output=output,
         save_video=not args.no_video, show=args.show, max_frames=args.max_frames, quiet=args.quiet,
