@@ -45,6 +45,7 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds spent in each stage on this frame
     global_ids: np.ndarray | None = None  # (M,) global identity of each track (multi-camera runs), else None
     reentries: dict[int, int] = field(default_factory=dict)  # track id -> frames away, for identities back this frame
+    events: list[dict] = field(default_factory=list)  # events of this frame (lines, zones, enter/exit), if asked
 
     @property
     def frame_id(self) -> int:
@@ -176,6 +177,19 @@ class TrackingOptions:
     """Decoded frames buffered ahead of inference."""
     stream_timeout_s: float = 10.0
     """Seconds a live stream may stall before it counts as ended."""
+    lines: Any = ()
+    """Counting lines, ``"x1,y1,x2,y2[:name]"`` strings or :class:`trackreid.analytics.Line` objects: crossings
+    per identity, with direction, in ``events.jsonl`` and the summary."""
+    zones: Any = ()
+    """Zones, ``"x1,y1,x2,y2,x3,y3,...[:name]"`` polygons or :class:`trackreid.analytics.Zone` objects: enter/exit
+    and dwell time per identity."""
+    events_config: Any = None
+    """A YAML file of lines and zones (added to ``lines`` and ``zones``)."""
+    events: bool | None = None
+    """Write ``events.jsonl`` (view enter/exit per identity) even without lines or zones (None: only with them)."""
+    save_crops: int = 0
+    """Keep the N best crops of each identity in a Market-1501 layout under ``output/crops`` (0: none), ready for
+    ``trackreid-train --data tracks``."""
     overlap: bool = True
     """Run the detector on frame t+1 in a background thread while frame t is embedded and associated (the order of
     results and every output stay the same; False: one stage after the other, as before)."""
@@ -247,7 +261,8 @@ class SourceRun:
     other sources) and returns the :class:`FrameResult`; ``finish()`` writes the summary and closes the outputs.
     """
 
-    def __init__(self, source, info, opts: TrackingOptions, models: Models, *, output=None, tracker=None):
+    def __init__(self, source, info, opts: TrackingOptions, models: Models, *, output=None, tracker=None,
+                 camera: int = 0):
         self.source, self.info, self.opts, self.models = source, info, opts, models
         self.tracker = build_tracker(opts.tracker_config, tracker if tracker is not None else opts.tracker)
         self.stats = _StageStats()
@@ -264,6 +279,13 @@ class SourceRun:
                                       save_video=opts.save_video, class_names=models.class_names, trail=opts.trail,
                                       video_name=opts.video_name, mot_name=opts.mot_name)
             self.output_dir = self.outputs.dir
+        self.analytics = None
+        if opts.lines or opts.zones or opts.events_config or opts.events or opts.save_crops:
+            from trackreid.analytics import RunAnalytics
+
+            self.analytics = RunAnalytics(self.output_dir, info.fps, lines=opts.lines, zones=opts.zones,
+                                          events_config=opts.events_config, save_crops=int(opts.save_crops),
+                                          camera=camera, events=opts.events)
         self.drawer = None
         self.annotated: np.ndarray | None = None  # the last frame drawn (for --show)
         self.relabel = None  # (frame, tracks, tracker) -> global IDs; set by a multi-camera linker
@@ -286,7 +308,10 @@ class SourceRun:
         if gids is not None:
             shown = tracks.copy()
             shown[:, 4] = gids
+        events = self.analytics.update(frame, shown, index + 1) if self.analytics is not None else []
         annotated = self.drawer.draw(frame, shown) if self.drawer is not None else None
+        if annotated is not None and self.analytics is not None:
+            self.analytics.draw(annotated)
         if self.outputs is not None:
             extra = {"time_s": round(index / self.info.fps, 4)} if self.info.fps else None
             self.outputs.write(index + 1, tracks, annotated, extra, global_ids=gids, reentries=reentries)
@@ -298,7 +323,7 @@ class SourceRun:
         self.reentries += len(reentries)
         self.n_dets += len(dets)
         self.n_tracks += len(tracks)
-        return FrameResult(index, tracks, dets, frame, timings, global_ids=gids, reentries=reentries)
+        return FrameResult(index, tracks, dets, frame, timings, global_ids=gids, reentries=reentries, events=events)
 
     def finish(self, *, wall: float, setup_s: float | None, started: str, extra: dict | None = None) -> dict:
         """Write ``summary.json`` (status and message as set by the caller) and close the outputs."""
@@ -316,6 +341,8 @@ class SourceRun:
             self.summary["memory_size"] = int(memory() if callable(memory) else memory)
         if extra:
             self.summary.update(extra)
+        if self.analytics is not None:
+            self.summary.update(self.analytics.close())
         if self.outputs is not None:
             self.outputs.close(self.summary)
         return self.summary

@@ -161,7 +161,7 @@ class StreamsRun:
             try:
                 st.src = open_source(spec, stream_timeout_s=o.stream_timeout_s)
                 out = self.output_dir / name if self.output_dir is not None else None
-                st.run = SourceRun(spec, st.src.info, o, models, output=out)
+                st.run = SourceRun(spec, st.src.info, o, models, output=out, camera=i)
                 if linker is not None:
                     linker.attach(i, st.run)
                 st.prefetcher = Prefetcher(st.src, maxsize=o.prefetch, on_exit=st.src.close,

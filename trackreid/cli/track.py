@@ -23,8 +23,11 @@ EPILOG = """examples:
   trackreid 0 --show                                       # webcam 0, q quits
   trackreid rtsp://camera/stream --max-frames 1000 --quiet
 
+  trackreid street.mp4 --line 0,540,1920,540:door --zone 100,100,600,100,600,500,100,500:shop --save-crops 8
+
 outputs (in --output, default runs/track/<source name>, numbered when it exists):
   annotated.mp4  tracks.txt (MOT)  tracks.jsonl (one JSON object per frame)  summary.json
+  events.jsonl (with --line/--zone/--events)  crops/ (with --save-crops)
 """
 
 
@@ -73,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "hard kill) (default mp4)")
     o.add_argument("--trail", type=int, default=30, help="trail length in frames on the video (0: none; default 30)")
     o.add_argument("--show", action="store_true", help="display the annotated frames (q or Esc quits)")
+    a = p.add_argument_group("events and crops")
+    a.add_argument("--line", action="append", default=[], metavar="X1,Y1,X2,Y2[:NAME]",
+                   help="count people crossing this line, with direction (repeatable); events in events.jsonl")
+    a.add_argument("--zone", action="append", default=[], metavar="X1,Y1,X2,Y2,X3,Y3,...[:NAME]",
+                   help="a polygon: people entering/leaving it and their dwell time (repeatable)")
+    a.add_argument("--events-config", default=None, metavar="FILE.yaml", help="lines and zones from a YAML file")
+    a.add_argument("--events", action="store_true",
+                   help="write events.jsonl (enter/exit of the view per identity) even without lines or zones")
+    a.add_argument("--save-crops", type=int, default=0, metavar="N",
+                   help="keep the N best crops of each identity under OUTPUT/crops (Market-1501 layout, for "
+                   "trackreid-train --data tracks --root OUTPUT)")
     m = p.add_argument_group("several cameras")
     m.add_argument("--global-ids", action="store_true",
                    help="link the identities of different sources into global IDs by appearance (MOT files carry "
@@ -133,6 +147,8 @@ def options_from_args(args, output) -> dict:
         save_video=not args.no_video, show=args.show, max_frames=args.max_frames, quiet=args.quiet,
         imgsz=args.imgsz, trail=args.trail, video_name=f"annotated.{args.video_format}",
         mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt", overlap=not args.no_overlap,
+        lines=args.line, zones=args.zone, events_config=args.events_config, events=args.events or None,
+        save_crops=args.save_crops,
     )
 
 
