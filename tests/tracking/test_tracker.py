@@ -148,11 +148,18 @@ def test_reidentified_after_occlusion_within_buffer():
     assert len(got[0]) == 1 and len(got[1]) == 1
 
 
-def test_new_id_after_buffer_expires():
+def test_new_id_after_buffer_expires_without_memory():
+    app = codes(2, seed=3)
+    t = Tracker(TrackerConfig(track_buffer=20, memory=False))
+    got = run_identities(t, gap_sequence(45), app, np.random.default_rng(0))
+    assert len(got[0]) == 2 and len(got[1]) == 1
+
+
+def test_identity_memory_returns_id_after_buffer_expires():
     app = codes(2, seed=3)
     t = Tracker(TrackerConfig(track_buffer=20))
     got = run_identities(t, gap_sequence(45), app, np.random.default_rng(0))
-    assert len(got[0]) == 2 and len(got[1]) == 1
+    assert len(got[0]) == 1 and len(got[1]) == 1 and t.memory_size == 0   # taken back out of the memory
 
 
 def test_reid_leans_on_appearance_when_motion_guess_is_off():

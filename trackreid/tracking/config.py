@@ -73,6 +73,27 @@ class TrackerConfig:
     Off by default (on the synthetic benchmark the veto on every box keeps more identities); worth trying with a
     ReID model whose features of half-hidden people are unreliable."""
 
+    # --- identity memory: re-entry after a track was lost or removed ---
+    memory: bool = True
+    """Give a new track the ID of a person seen before when its appearance matches them distinctly: a removed
+    identity kept in the memory, or a lost track anywhere in the frame and at any size (beyond the gates above).
+    Active whenever appearance is available (``embeddings=`` or an encoder); False: every new track gets a fresh ID."""
+    memory_size: int = 10_000
+    """Most identities remembered; the least recently seen are forgotten first."""
+    memory_ttl: int = 0
+    """Frames an identity stays remembered after it was last seen; 0 = until ``memory_size`` evicts it."""
+    memory_thresh: float = 0.3
+    """Largest cosine distance (to the nearest exemplar) at which a new track takes a remembered or lost ID..."""
+    memory_margin: float = 0.1
+    """...and only if that distance beats the runner-up of its row and column by this much (two-way ratio test;
+    people in view compete too, so a look-alike of someone present never takes a remembered ID)."""
+    memory_speed: float = 0.25
+    """A lost track is re-found this way only within ``reid_gate_max`` plus this many box heights per frame it
+    was missing (a bound no walker breaks; identities already removed may come back anywhere)."""
+    memory_exemplars: int = 6
+    """Appearance exemplars per identity: the smoothed feature plus up to this many minus one diverse views from
+    confident (score >= ``new_track_thresh``), unoccluded detections."""
+
     # --- motion model ---
     std_weight_position: float = 1.0 / 20
     """Kalman position noise, as a fraction of box size."""
@@ -111,17 +132,22 @@ class TrackerConfig:
         if not 0.0 <= self.appearance_weight <= 1.0:
             raise ValueError(f"TrackerConfig.appearance_weight must be in [0, 1], got {self.appearance_weight}")
         for name in ("match_thresh", "low_match_thresh", "tentative_match_thresh", "appearance_thresh",
-                     "reid_thresh", "gate_radius", "reid_gate_max", "std_weight_position",
+                     "reid_thresh", "gate_radius", "reid_gate_max", "std_weight_position", "memory_thresh",
                      "std_weight_velocity"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"TrackerConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("reid_gate_growth", "reid_motion_weight", "appearance_margin"):
+        for name in ("reid_gate_growth", "reid_motion_weight", "appearance_margin", "memory_margin",
+                     "memory_speed"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.size_ratio < 1:
             raise ValueError(f"TrackerConfig.size_ratio must be >= 1, got {self.size_ratio}")
         if int(self.track_buffer) < 0 or int(self.min_hits) < 1 or int(self.cmc_downscale) < 1:
             raise ValueError("TrackerConfig: track_buffer must be >= 0, min_hits >= 1 and cmc_downscale >= 1")
+        if self.memory_size < 1 or self.memory_ttl < 0 or self.memory_exemplars < 2:
+            raise ValueError("TrackerConfig: memory_size must be >= 1, memory_ttl >= 0 (0 = forever) and "
+                             f"memory_exemplars >= 2, got {self.memory_size}, {self.memory_ttl}, "
+                             f"{self.memory_exemplars}")
         if self.cmc not in CMC_METHODS:
             raise ValueError(f"TrackerConfig.cmc must be one of {CMC_METHODS}, got {self.cmc!r}")
 

@@ -18,11 +18,13 @@ _MIN_CAPACITY = 32
 class TrackStore:
     """Preallocated arrays for all live tracks; ``n`` rows are in use."""
 
-    _ARRAYS = ("mean", "cov", "feat", "has_feat", "track_id", "state", "hits", "lost_for", "cls", "score")
+    _ARRAYS = ("mean", "cov", "feat", "has_feat", "track_id", "state", "hits", "lost_for", "cls", "score", "box",
+               "ex", "ex_n")
 
-    def __init__(self, capacity: int = _MIN_CAPACITY):
+    def __init__(self, capacity: int = _MIN_CAPACITY, exemplars: int = 0):
         self.n = 0
         self.dim = 0
+        self.n_ex = int(exemplars)
         self._alloc(max(_MIN_CAPACITY, int(capacity)))
 
     def _alloc(self, cap: int) -> None:
@@ -37,6 +39,9 @@ class TrackStore:
         self.lost_for = np.zeros(cap, np.int32)   # frames since the last matched detection
         self.cls = np.zeros(cap, np.float32)
         self.score = np.zeros(cap, np.float32)
+        self.box = np.zeros((cap, 4), np.float32)  # last matched detection box, xyxy
+        self.ex = np.zeros((cap, self.n_ex, self.dim), np.float32)  # diverse appearance exemplars (identity memory)
+        self.ex_n = np.zeros(cap, np.int32)                          # valid rows of ``ex``
 
     def _resize(self, cap: int) -> None:
         old = {name: getattr(self, name)[: self.n] for name in self._ARRAYS}
@@ -49,10 +54,12 @@ class TrackStore:
         if dim != self.dim:
             self.dim = int(dim)
             self.feat = np.zeros((self.cap, self.dim), np.float32)
+            self.ex = np.zeros((self.cap, self.n_ex, self.dim), np.float32)
             self.has_feat[:] = False
+            self.ex_n[:] = 0
 
     def add(self, mean: np.ndarray, cov: np.ndarray, cls: np.ndarray, score: np.ndarray,
-            feat: np.ndarray | None) -> np.ndarray:
+            feat: np.ndarray | None, box: np.ndarray | None = None) -> np.ndarray:
         """Append ``k`` tentative tracks; returns their row indices."""
         k = len(mean)
         if self.n + k > self.cap:
@@ -69,6 +76,8 @@ class TrackStore:
         self.lost_for[rows] = 0
         self.cls[rows] = cls
         self.score[rows] = score
+        self.box[rows] = 0.0 if box is None else box
+        self.ex_n[rows] = 0
         if feat is not None and self.dim:
             self.feat[rows] = feat
             self.has_feat[rows] = True

@@ -1,0 +1,384 @@
+"""Identity memory: the people who left the view and what they looked like, so a returning person keeps an ID.
+
+:class:`IdentityMemory` is a bounded store of identities, independent of any one tracker: each entry holds an ID, a
+class, ``K`` appearance exemplars (slot 0 the track's smoothed feature, the others a diverse set of confident,
+unoccluded views), the last box and the frame it was last seen. ``put`` inserts or replaces entries by ID,
+``search`` returns cosine distances from query embeddings to every candidate identity (one matrix product over
+all exemplars), ``query`` applies the matching rule, and ``save``/``load`` keep it across restarts (``.npz``, no
+pickle). Several trackers may share one store (a multi-camera identity bank): IDs come from ``allocate_ids`` so
+they never collide, and each tracker passes the IDs live in its own camera as ``exclude`` so that two tracks
+seen at the same time in one camera are never joined.
+
+The matching rule (:func:`distinct_matches`), used by the tracker and by ``query``: a query takes an identity
+only when it is the mutual best pair, its distance is at most ``thresh``, and it beats the runner-up of its row
+and of its column by at least ``margin`` (a two-way ratio test). Look-alikes and features that do not tell people
+apart (an untrained network) thus give no match.
+
+Search cost: exact (one product over all ``n * K`` exemplars) while the store holds at most ``EXACT_ROWS``
+exemplars; above that a coarse pass over a 64-d random projection of each identity's mean exemplar picks
+``SHORTLIST`` candidates per query, which are then scored exactly (``benchmarks/memory_speed.py`` measures the time
+and how often the shortlist agrees with the exact search).
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from trackreid.tracking.matching import distinct_pairs
+
+EXACT_ROWS = 8192
+"""Largest number of stored exemplars searched exhaustively; larger stores use the shortlist."""
+SHORTLIST = 64
+"""Candidate identities per query scored exactly when the store is searched through the shortlist."""
+SKETCH_DIM = 64
+"""Dimension of the random projection used for the shortlist."""
+MIN_EXEMPLAR_GAP = 0.02
+"""A new exemplar closer than this (cosine distance) to one already kept adds nothing and is skipped."""
+FILE_VERSION = 1
+
+
+class Gallery(NamedTuple):
+    """Candidates of one ``search``: ``dist[i, j]`` is the distance of query ``i`` to identity ``ids[j]`` (``inf``
+    for another class); ``rows`` are the store rows, ``last_seen`` the frame each was last seen."""
+
+    ids: np.ndarray
+    dist: np.ndarray
+    last_seen: np.ndarray
+    rows: np.ndarray
+
+
+class Identities(NamedTuple):
+    """Identities as ``put`` takes them: ``ids`` (M,), ``exemplars`` (M, K, D), ``cls`` (M,), ``boxes`` (M, 4)
+    xyxy, ``last_seen`` (M,) frames."""
+
+    ids: np.ndarray
+    exemplars: np.ndarray
+    cls: np.ndarray
+    boxes: np.ndarray
+    last_seen: np.ndarray
+
+
+def exemplar_distance(q: np.ndarray, ex: np.ndarray, count: np.ndarray | None = None) -> np.ndarray:
+    """Cosine distance (Q, M) from queries ``q`` (Q, D) to the nearest of each identity's exemplars ``ex``
+    (M, K, D); slots at or beyond ``count`` (M,) are ignored."""
+    if len(q) == 0 or len(ex) == 0:
+        return np.full((len(q), len(ex)), np.inf)
+    m, k, d = ex.shape
+    sim = (q @ ex.reshape(m * k, d).T).reshape(len(q), m, k)
+    if count is not None:
+        sim = np.where(np.arange(k)[None, None, :] < count[None, :, None], sim, -np.inf)
+    return 1.0 - sim.max(axis=2)
+
+
+def distinct_matches(dist: np.ndarray, thresh: float, margin: float, eligible: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Query rows and gallery columns that match under the identity rule: mutual best, distance <= ``thresh`` and
+    a ``margin`` over the runner-up of both row and column. Pairs where ``eligible`` ((G,) per column or (Q, G))
+    is False compete in the ratio test (e.g. people live in the frame) but are never returned."""
+    ok = distinct_pairs(dist, margin) & (dist <= thresh)
+    if eligible is not None:
+        ok &= eligible if eligible.ndim == 2 else eligible[None, :]
+    return np.nonzero(ok)
+
+
+def update_exemplars(ex: np.ndarray, count: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offer one new embedding ``e`` (M, D) to each of M exemplar sets ``ex`` (M, E, D) holding ``count`` (M,)
+    valid rows; returns the updated sets and counts. A set that is not full takes the embedding unless it nearly
+    repeats one it holds; a full set swaps it for one exemplar of its closest pair when that makes the smallest
+    pairwise distance larger (greedy max-min diversity, so the set spans different views)."""
+    m, cap = ex.shape[:2]
+    if m == 0:
+        return ex, count
+    slot = np.arange(cap)
+    valid = slot[None, :] < count[:, None]
+    d_new = np.where(valid, 1.0 - np.einsum("med,md->me", ex, e), np.inf)          # (M, E)
+    nearest = d_new.min(axis=1)
+    ex, count = ex.copy(), count.copy()
+    grow = (count < cap) & (nearest >= MIN_EXEMPLAR_GAP)
+    if grow.any():
+        r = np.flatnonzero(grow)
+        ex[r, count[r]] = e[r]
+        count[r] += 1
+    full = np.flatnonzero((count == cap) & ~grow & (cap > 1))
+    if len(full):
+        x = ex[full]
+        g = 1.0 - np.einsum("med,mfd->mef", x, x)
+        g[:, slot, slot] = np.inf
+        nn = g.min(axis=2)                                   # each exemplar's nearest neighbour in its set
+        worst = nn.argmin(axis=1)                            # one of the closest pair
+        cur = nn.min(axis=1)
+        drop = slot[None, :] == worst[:, None]
+        g_rest = np.where(drop[:, :, None] | drop[:, None, :], np.inf, g).min(axis=(1, 2))
+        d_rest = np.where(drop, np.inf, d_new[full]).min(axis=1)
+        better = np.minimum(g_rest, d_rest) > cur
+        if better.any():
+            r = full[better]
+            ex[r, worst[better]] = e[r]
+    return ex, count
+
+
+class IdentityMemory:
+    """Bounded store of identities (see the module docstring); ``size`` entries at most, the least recently seen
+    evicted first; with ``ttl`` > 0 an entry not seen for more than ``ttl`` frames is forgotten."""
+
+    def __init__(self, size: int = 10_000, exemplars: int = 6, ttl: int = 0, dim: int | None = None):
+        if int(size) < 1 or int(exemplars) < 1 or int(ttl) < 0:
+            raise ValueError(f"IdentityMemory: size and exemplars must be >= 1 and ttl >= 0, got size={size}, "
+                             f"exemplars={exemplars}, ttl={ttl}")
+        self.size, self.k, self.ttl = int(size), int(exemplars), int(ttl)
+        self.next_id = 1
+        """Smallest ID not yet handed out by ``allocate_ids`` nor held in the store."""
+        self.dim: int | None = None
+        self._proj: np.ndarray | None = None
+        self._alloc(0)
+        if dim is not None:
+            self._set_dim(int(dim))
+
+    # ------------------------------------------------------------------ storage
+    def _alloc(self, cap: int) -> None:
+        d = self.dim or 0
+        self.n = 0
+        self.cap = cap
+        self.ids = np.zeros(cap, np.int64)
+        self.cls = np.zeros(cap, np.float32)
+        self.ex = np.zeros((cap, self.k, d), np.float32)
+        self.box = np.zeros((cap, 4), np.float32)
+        self.last_seen = np.zeros(cap, np.int64)
+        self._sketch = np.zeros((cap, min(SKETCH_DIM, d or SKETCH_DIM)), np.float32)
+
+    def _grow(self, need: int) -> None:
+        cap = min(self.size, max(64, 2 * self.cap, need))
+        keep = {name: getattr(self, name)[: self.n] for name in ("ids", "cls", "ex", "box", "last_seen", "_sketch")}
+        n = self.n
+        self._alloc(cap)
+        for name, arr in keep.items():
+            getattr(self, name)[:n] = arr
+        self.n = n
+
+    def _set_dim(self, dim: int) -> None:
+        if self.dim is not None and dim != self.dim:
+            raise ValueError(f"identity memory: embeddings of dimension {dim} given, the memory holds {self.dim}-d "
+                             "exemplars (from another ReID model?); use a memory of that model or clear it")
+        if self.dim is None:
+            self.dim = dim
+            self._alloc(self.cap)
+            rng = np.random.default_rng(0)
+            self._proj = np.linalg.qr(rng.standard_normal((dim, SKETCH_DIM)))[0].astype(np.float32)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.ids, self.cls, self.ex, self.box, self.last_seen, self._sketch))
+
+    def clear(self) -> None:
+        """Forget every identity (and the embedding size) and restart ID numbering at 1."""
+        self.next_id = 1
+        self.dim = None
+        self._proj = None
+        self._alloc(0)
+
+    def allocate_ids(self, k: int, start: int = 1) -> np.ndarray:
+        """Hand out ``k`` fresh IDs, never below ``start`` and never one the store holds or handed out before."""
+        first = max(self.next_id, int(start))
+        self.next_id = first + int(k)
+        return np.arange(first, first + int(k), dtype=np.int64)
+
+    def find(self, ids) -> np.ndarray:
+        """Store rows of ``ids`` (-1 where absent)."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        rows = np.full(len(ids), -1, np.int64)
+        if self.n and len(ids):
+            order = np.argsort(self.ids[: self.n], kind="stable")
+            sorted_ids = self.ids[: self.n][order]
+            pos = np.clip(np.searchsorted(sorted_ids, ids), 0, self.n - 1)
+            hit = sorted_ids[pos] == ids
+            rows[hit] = order[pos[hit]]
+        return rows
+
+    def put(self, ids, exemplars, cls, boxes, last_seen) -> None:
+        """Insert or replace identities: ``ids`` (M,), ``exemplars`` (M, K', D) L2-normalised (slot 0 the
+        smoothed feature; a set with fewer than K views repeats one), ``cls`` (M,), ``boxes`` (M, 4) xyxy,
+        ``last_seen`` (M,) frames. When full, the least recently seen entries make room."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        m = len(ids)
+        if m == 0:
+            return
+        ex = np.asarray(exemplars, np.float32)
+        if ex.ndim != 3 or len(ex) != m:
+            raise ValueError(f"identity memory: exemplars must be (M, K, D) with M={m}, got {ex.shape}")
+        self._set_dim(ex.shape[2])
+        if ex.shape[1] >= self.k:
+            ex = ex[:, : self.k]
+        else:
+            ex = np.concatenate([ex, np.repeat(ex[:, :1], self.k - ex.shape[1], axis=1)], axis=1)
+        if m > self.size:                                   # more than fit: keep the most recently seen
+            last = np.argsort(np.asarray(last_seen), kind="stable")[-self.size:]
+            ids, ex = ids[last], ex[last]
+            cls, boxes, last_seen = np.asarray(cls)[last], np.asarray(boxes)[last], np.asarray(last_seen)[last]
+            m = len(ids)
+        self.remove(ids)
+        free = self.size - self.n
+        if m > free:                                        # evict the least recently seen
+            old = np.argsort(self.last_seen[: self.n], kind="stable")[: m - free]
+            keep = np.ones(self.n, bool)
+            keep[old] = False
+            self._compact(keep)
+        if self.n + m > self.cap:
+            self._grow(self.n + m)
+        r = np.arange(self.n, self.n + m)
+        self.ids[r] = ids
+        self.cls[r] = np.asarray(cls, np.float32).reshape(-1)
+        self.ex[r] = ex
+        self.box[r] = np.asarray(boxes, np.float32).reshape(m, 4)
+        self.last_seen[r] = np.asarray(last_seen, np.int64).reshape(-1)
+        mean = ex.mean(axis=1)
+        mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+        self._sketch[r] = mean @ self._proj
+        self.n += m
+        self.next_id = max(self.next_id, int(ids.max()) + 1)
+
+    def _compact(self, keep: np.ndarray) -> None:
+        idx = np.flatnonzero(keep)
+        for name in ("ids", "cls", "ex", "box", "last_seen", "_sketch"):
+            arr = getattr(self, name)
+            arr[: len(idx)] = arr[idx]
+        self.n = len(idx)
+
+    def remove(self, ids) -> None:
+        """Forget these IDs (absent ones are ignored)."""
+        rows = self.find(ids)
+        rows = rows[rows >= 0]
+        if len(rows):
+            keep = np.ones(self.n, bool)
+            keep[rows] = False
+            self._compact(keep)
+
+    def expire(self, now: int) -> None:
+        """Forget entries not seen for more than ``ttl`` frames (no-op when ``ttl`` is 0)."""
+        if self.ttl and self.n:
+            keep = now - self.last_seen[: self.n] <= self.ttl
+            if not keep.all():
+                self._compact(keep)
+
+    # ------------------------------------------------------------------ search
+    def search(self, q: np.ndarray, cls: np.ndarray, now: int | None = None, skip_ids=None) -> Gallery:
+        """Distances from L2-normalised queries ``q`` (Q, D) of classes ``cls`` (Q,) to the remembered identities
+        (all of them, or a shortlist per query in a large store); ``inf`` for another class. ``skip_ids`` are left
+        out (e.g. identities the caller also holds elsewhere)."""
+        if now is not None:
+            self.expire(now)
+        q = np.asarray(q, np.float32)
+        if self.n and q.shape[1] != self.dim:
+            raise ValueError(f"identity memory: query embeddings are {q.shape[1]}-d, the memory holds {self.dim}-d")
+        n, k = self.n, self.k
+        rows = np.arange(n)
+        if skip_ids is not None and n:
+            rows = rows[~np.isin(self.ids[:n], np.asarray(skip_ids, np.int64))]
+        if len(q) == 0 or len(rows) == 0:
+            return Gallery(np.empty(0, np.int64), np.full((len(q), 0), np.inf), np.empty(0, np.int64),
+                           np.empty(0, np.int64))
+        if len(rows) * k <= EXACT_ROWS:
+            if len(rows) == n:
+                flat = self.ex.reshape(self.cap * k, -1)[: n * k]
+                sim = (q @ flat.T).reshape(len(q), n, k).max(axis=2)
+                dist = 1.0 - sim
+            else:
+                dist = exemplar_distance(q, self.ex[rows])
+        else:
+            coarse = (q @ self._proj) @ self._sketch[rows].T                  # (Q, R)
+            top = np.argpartition(-coarse, SHORTLIST - 1, axis=1)[:, :SHORTLIST] if coarse.shape[1] > SHORTLIST \
+                else np.broadcast_to(np.arange(coarse.shape[1]), coarse.shape)
+            rows = rows[np.unique(top)]
+            dist = exemplar_distance(q, self.ex[rows])
+        dist = np.where(self.cls[rows][None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
+        return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows)
+
+    def query(self, q: np.ndarray, cls: np.ndarray, thresh: float, margin: float, now: int | None = None,
+              exclude=None) -> np.ndarray:
+        """Remembered ID for each query (Q,), -1 where no identity matches distinctly (:func:`distinct_matches`).
+        IDs in ``exclude`` (live now in the caller's camera) are never returned, but still compete in the ratio
+        test so that a look-alike of a live person is not taken for someone remembered."""
+        g = self.search(q, cls, now)
+        out = np.full(len(q), -1, np.int64)
+        eligible = ~np.isin(g.ids, np.asarray([] if exclude is None else exclude, np.int64))
+        qi, gj = distinct_matches(g.dist, thresh, margin, eligible)
+        out[qi] = g.ids[gj]
+        return out
+
+    # ------------------------------------------------------------------ files
+    def save(self, path, now: int = 0, also: Identities | None = None, next_id: int = 1) -> Path:
+        """Write the store, plus the identities ``also`` (e.g. tracks still in view), to ``path`` (``.npz``, no
+        pickled objects), atomically; ages are kept relative to ``now`` so a TTL carries over to the process that
+        loads it."""
+        from trackreid.io.atomic import write_bytes_atomic
+
+        n = self.n
+        ids, ex, cls, box, seen = self.ids[:n], self.ex[:n], self.cls[:n], self.box[:n], self.last_seen[:n]
+        if also is not None and len(also.ids):
+            a_ex = np.asarray(also.exemplars, np.float32)
+            if n and a_ex.shape[2] != self.dim:
+                raise ValueError(f"identity memory: {a_ex.shape[2]}-d identities cannot join {self.dim}-d ones")
+            k = self.k
+            a_ex = a_ex[:, :k] if a_ex.shape[1] >= k else np.concatenate(
+                [a_ex, np.repeat(a_ex[:, :1], k - a_ex.shape[1], axis=1)], axis=1)
+            mine = ~np.isin(ids, also.ids)
+            ids = np.concatenate([ids[mine], np.asarray(also.ids, np.int64)])
+            ex = np.concatenate([ex[mine].reshape(-1, k, a_ex.shape[2]), a_ex])
+            cls = np.concatenate([cls[mine], np.asarray(also.cls, np.float32)])
+            box = np.concatenate([box[mine], np.asarray(also.boxes, np.float32).reshape(-1, 4)])
+            seen = np.concatenate([seen[mine], np.asarray(also.last_seen, np.int64)])
+        dim = ex.shape[2] if len(ids) else (self.dim or 0)
+        buf = io.BytesIO()
+        np.savez(buf, version=np.int64(FILE_VERSION), dim=np.int64(dim),
+                 next_id=np.int64(max(self.next_id, int(next_id), int(ids.max()) + 1 if len(ids) else 1)),
+                 ids=ids, cls=cls, exemplars=ex, boxes=box, age=np.int64(now) - seen)
+        return write_bytes_atomic(path, buf.getvalue())
+
+    def load(self, path, now: int = 0, dim: int | None = None) -> None:
+        """Replace the content with a file written by ``save``. A missing, corrupt or foreign file, or one whose
+        embedding size differs from ``dim`` (or this memory's), raises ``ValueError``."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"identity memory file not found: {path}")
+        need = ("version", "dim", "next_id", "ids", "cls", "exemplars", "boxes", "age")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in need if k not in z.files]
+                if missing:
+                    raise ValueError(f"missing arrays {missing}")
+                a = {k: z[k] for k in need}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(f"identity memory file {path} is not a trackreid memory (.npz written by "
+                             f"save_memory): {exc}") from None
+        if int(a["version"]) != FILE_VERSION:
+            raise ValueError(f"identity memory file {path}: format version {int(a['version'])}, "
+                             f"expected {FILE_VERSION}")
+        m, file_dim = len(a["ids"]), int(a["dim"])
+        ex = a["exemplars"]
+        shapes_ok = (a["ids"].ndim == 1 and a["cls"].shape == (m,) and a["boxes"].shape == (m, 4)
+                     and a["age"].shape == (m,) and ex.ndim == 3 and len(ex) == m and ex.shape[1] >= 1
+                     and (m == 0 or ex.shape[2] == file_dim))
+        if not shapes_ok or not all(np.issubdtype(a[k].dtype, np.number) for k in need):
+            raise ValueError(f"identity memory file {path} is corrupt: inconsistent array shapes or types")
+        if not (np.isfinite(ex).all() and np.isfinite(a["boxes"]).all()):
+            raise ValueError(f"identity memory file {path} is corrupt: exemplars or boxes hold NaN or inf")
+        want = dim if dim is not None else self.dim
+        dim = int(a["dim"])
+        if dim and want is not None and dim != want:
+            raise ValueError(f"identity memory file {path} holds {dim}-d embeddings, this tracker uses "
+                             f"{want}-d ones (another ReID model?)")
+        self.clear()
+        if dim:
+            self._set_dim(dim)
+        if m:
+            norms = np.linalg.norm(ex, axis=2, keepdims=True)
+            if (norms == 0).any():
+                raise ValueError(f"identity memory file {path} is corrupt: an all-zero exemplar")
+            self.put(a["ids"], ex / norms, a["cls"], a["boxes"], np.int64(now) - a["age"].astype(np.int64))
+        self.next_id = max(self.next_id, int(a["next_id"]))
