@@ -17,9 +17,11 @@ from __future__ import annotations
 from trackreid.synthetic.cli import main
 from trackreid.synthetic.market import write_market_dataset
 from trackreid.synthetic.mot import write_mot_sequence
+from trackreid.synthetic.multicam import MulticamConfig, MulticamSite, generate_multicam, write_multicam
 from trackreid.synthetic.render import Person, render_person_crop
 from trackreid.synthetic.scene import DetectionNoise, Scene, SceneConfig, generate_scene
 from trackreid.synthetic.sprites import SpriteSet, build_sprite_set, load_sprites
 
 __all__ = ["SceneConfig", "DetectionNoise", "Scene", "Person", "generate_scene", "write_mot_sequence",
-           "write_market_dataset", "render_person_crop", "SpriteSet", "load_sprites", "build_sprite_set", "main"]
+           "write_market_dataset", "render_person_crop", "SpriteSet", "load_sprites", "build_sprite_set", "MulticamConfig", "MulticamSite",
+           "generate_multicam", "write_multicam", "main"]

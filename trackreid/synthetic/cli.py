@@ -28,6 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--test-ids", type=int, default=100)
     k.add_argument("--cameras", type=int, default=4)
     k.add_argument("--seed", type=int, default=0)
+    c = sub.add_parser("multicam", help="one MOT sequence per camera of a site (global ids) + topology.yaml")
+    c.add_argument("out", type=Path)
+    c.add_argument("--cameras", type=int, default=3)
+    c.add_argument("--people", type=int, default=20)
+    c.add_argument("--frames", type=int, default=600)
+    c.add_argument("--width", type=int, default=1280)
+    c.add_argument("--height", type=int, default=720)
+    c.add_argument("--fps", type=float, default=30.0)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--video", action="store_true", help="write CAMk/CAMk.mp4 instead of CAMk/img1/")
+    c.add_argument("--sprites", type=Path, default=None, metavar="DIR",
+                   help="draw people from the real crops of a Market-1501-layout folder")
     s = sub.add_parser("sprites", help="Market-1501-layout sprite set cut from MOT ground-truth boxes")
     s.add_argument("out", type=Path)
     s.add_argument("--from", dest="src", type=Path, required=True, metavar="MOT_DIR",
@@ -38,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """``trackreid-synth mot OUT`` writes MOT17-layout sequences; ``market OUT`` a Market-1501 set; ``sprites OUT
-    --from MOT_DIR`` a sprite set of real crops."""
+    """``trackreid-synth mot OUT`` writes MOT17-layout sequences; ``multicam OUT`` one per camera of a site;
+    ``market OUT`` a Market-1501 set; ``sprites OUT --from MOT_DIR`` a sprite set of real crops."""
     from trackreid.cli import run_command
 
     a = build_parser().parse_args(argv)
@@ -56,6 +68,13 @@ def main(argv=None) -> int:
                 cfg = SceneConfig(num_people=a.people, num_frames=a.frames, width=a.width, height=a.height, fps=a.fps,
                                   seed=seed, camera_pan=a.pan, reentry=a.reentry, sprites=sprites)
                 print(write_mot_sequence(generate_scene(cfg), a.out, name=f"SYN-{seed:02d}", video=a.video))
+        elif a.cmd == "multicam":
+            from trackreid.synthetic.multicam import MulticamConfig, generate_multicam, write_multicam
+
+            cfg = MulticamConfig(num_cameras=a.cameras, num_people=a.people, num_frames=a.frames, width=a.width,
+                                 height=a.height, fps=a.fps, seed=a.seed,
+                                 sprites=load_sprites(a.sprites) if a.sprites is not None else None)
+            print(write_multicam(generate_multicam(cfg), a.out, video=a.video))
         elif a.cmd == "sprites":
             print(build_sprite_set(a.src, a.out, min_visibility=a.min_visibility, min_height=a.min_height))
         else:

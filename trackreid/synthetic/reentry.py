@@ -39,9 +39,15 @@ class ReentrySchedule:
         self.returns[~present] = -1                     # their first entry is not a comeback
         return present
 
-    def entry_direction(self, mask: np.ndarray) -> np.ndarray:
-        """Walking direction (+1 right, -1 left) of the people in ``mask`` who enter now: a random side."""
-        return np.where(self.rng.random(int(mask.sum())) < 0.5, 1.0, -1.0)
+    def entry(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Walking direction (+1 right, -1 left: a random side) and depth (0 nearest .. 1 middle of the walking
+        band, log scale) of the people in ``mask`` who enter now."""
+        n = int(mask.sum())
+        return np.where(self.rng.random(n) < 0.5, 1.0, -1.0), self.rng.random(n)
+
+    def entry_speed(self, mask: np.ndarray, speed: np.ndarray) -> np.ndarray:
+        """Walking speed (m/s) of the people in ``mask`` who enter now: their own."""
+        return speed
 
     def _visit_cost(self) -> float:
         return (1 + _OUT_FACTOR) * self.visit_s[0] + 2 * _EDGE_S
@@ -85,9 +91,9 @@ class ReentrySchedule:
         gap = self._squeezed(self.gap_s[0], max(self.gap_s[0], self.gap_s[1] - _EDGE_S), slack)
         self.return_at[idx] = t + np.ceil(gap * self.fps)
 
-    def due_to_return(self, t: int) -> np.ndarray:
-        """Mask of people who enter again at frame ``t``."""
-        m = self.return_at <= t
+    def due_to_return(self, t: int, alive: np.ndarray) -> np.ndarray:
+        """Mask of people who enter again at frame ``t`` (a return falls due only once the person is out of view)."""
+        m = (self.return_at <= t) & ~alive
         self.return_at[m] = np.inf
         self.returns[m] += 1
         return m

@@ -286,25 +286,39 @@ def resolve_sprites(sprites):
     raise ValueError(f"SceneConfig.sprites: expected a folder or a SpriteSet, got {type(sprites).__name__}")
 
 
-def _simulate(c: SceneConfig, rng: np.random.Generator, people: list, sprites, sprite_index, schedule) -> Scene:
-    """The motion / ground-truth / detection loop; ``schedule`` (None: walk across once) decides visits."""
-    W, H, T, P = c.width, c.height, c.num_frames, len(people)
-    dt = 1.0 / c.fps
-    # camera: image y of the feet  y = yh + f * cam_h / Z ; height px = f * height_m / Z
+def camera_geometry(c: SceneConfig) -> tuple:
+    """The ground-plane camera of a scene: ``(f, y_far, k, yh, cam_h, z_near, z_far)``.
+
+    Image y of the feet is ``yh + f * cam_h / Z`` and a person's height in pixels ``f * height_m / Z`` (``f`` the
+    focal length in pixels, ``k`` pixels of height per pixel of foot y); people walk at depths z_near..z_far
+    (metres), whose feet lie between ``y_far`` and just below the image.
+    """
+    H = c.height
     hmin, hmax = c.min_person_height * H / 720.0, c.max_person_height * H / 720.0
     f = 1.4 * H
     y_far = 0.32 * H
-    k = (hmax - hmin) / (H - y_far)                  # height px per px of foot y
+    k = (hmax - hmin) / (H - y_far)
     yh = y_far - hmin / k
     cam_h = 1.75 / k
-    z_near, z_far = f * cam_h / (H * 1.08 - yh), f * cam_h / (y_far - yh)
-    wf = 0.42 * np.array([p.build for p in people])   # box width / height
+    return f, y_far, k, yh, cam_h, f * cam_h / (H * 1.08 - yh), f * cam_h / (y_far - yh)
+
+
+def _simulate(c: SceneConfig, rng: np.random.Generator, people: list, sprites, sprite_index, schedule,
+              speed=None) -> Scene:
+    """The motion / ground-truth / detection loop; ``schedule`` (None: walk across once) decides visits;
+    ``speed`` (m/s per person) replaces the drawn walking speeds."""
+    W, H, T, P = c.width, c.height, c.num_frames, len(people)
+    dt = 1.0 / c.fps
+    f, y_far, k, yh, cam_h, z_near, z_far = camera_geometry(c)
+    # box width = w_mul * height * w_shape: 0.42 * build for drawn figures, the crops' aspect for sprites
+    w_mul, w_shape = 0.42, np.array([p.build for p in people])
     if sprites is not None:
-        wf = np.clip(sprites.aspect()[sprite_index], 0.28, 0.6)
+        w_mul, w_shape = 1.0, np.clip(sprites.aspect()[sprite_index], 0.28, 0.6)
+    wf = w_mul * w_shape
 
     # entry schedule and paths
     start = np.where(rng.random(P) < c.present_at_start, 0, rng.integers(0, max(1, int(T * 0.85)), P))
-    speed = rng.uniform(*c.speed_range, P)
+    speed = rng.uniform(*c.speed_range, P) if speed is None else np.array(speed, np.float64)
     Z = np.exp(rng.uniform(np.log(z_near), np.log(z_far), P))
     Xhalf = W / 2 * Z / f                              # half visible width in metres at depth Z
     direction = np.where(rng.random(P) < 0.5, 1.0, -1.0)
@@ -337,11 +351,12 @@ def _simulate(c: SceneConfig, rng: np.random.Generator, people: list, sprites, s
         alive |= (start == t - 1) & ~gone
         # motion update (vectorised over people)
         if schedule is not None:
-            back = schedule.due_to_return(t) & ~alive
+            back = schedule.due_to_return(t, alive)
             if back.any():
                 n = int(back.sum())
-                Z[back] = np.exp(srng.uniform(np.log(z_near), 0.5 * np.log(z_near * z_far), n))  # nearer half
-                direction[back] = schedule.entry_direction(back)
+                direction[back], depth = schedule.entry(back)
+                Z[back] = np.exp(np.log(z_near) + depth * 0.5 * np.log(z_far / z_near))   # the nearer half
+                speed[back] = schedule.entry_speed(back, speed[back])
                 X[back] = -direction[back] * (W / 2 * Z[back] / f + 0.45)
                 heading[back] = np.where(direction[back] > 0, 0.0, np.pi) + srng.normal(0, 0.2, n)
                 stop_left[back] = 0.0
@@ -380,7 +395,7 @@ def _simulate(c: SceneConfig, rng: np.random.Generator, people: list, sprites, s
         u = f * X / Z + W / 2 - pan
         fy = yh + f * cam_h / Z
         hp = f * np.array([p.height_m for p in people]) / Z
-        w = wf * hp
+        w = w_mul * hp * w_shape
         x1, x2, y1, y2 = u - w / 2, u + w / 2, fy - hp, fy
         # leaving: fully outside with a margin after having been inside
         outside = (x2 < -margin) | (x1 > W + margin)
