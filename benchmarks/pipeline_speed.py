@@ -8,8 +8,12 @@ Two measurements on the first ``--frames`` frames of a video:
    file). Per-stage ms/frame: decode, detect (shared), then embed and associate for each tracker. BoxMOT's
    embedding time is measured by timing its ReID backend's ``get_features`` inside ``update``; associate is
    the rest of ``update``.
-2. **Our real pipeline.** ``trackreid.pipeline.run`` as the CLI runs it (background decoding, MOT + JSON lines
-   outputs, annotated video unless ``--no-video``), reporting its own per-stage means and end-to-end fps.
+2. **Our real pipeline, before and after.** ``trackreid.pipeline.run`` as the CLI runs it (background decoding,
+   MOT + JSON lines outputs, annotated video unless ``--no-video``), on the street video and on a crowd video
+   (640x360, 8 real-person sprites walking, rendered by ``trackreid-synth`` with exact ground truth), twice each,
+   side by side: the previous path (stages one after the other, ReID in ONNX Runtime fp32:
+   ``--no-overlap --reid-runtime onnxruntime``) and today's default (detector one frame ahead in its own thread,
+   the default CPU ReID runtime). End-to-end fps, per-stage ms, and IDF1 on the crowd video's ground truth.
 
 Usage (CPU, the shared data beside the checkout)::
 
@@ -116,13 +120,60 @@ def side_by_side(args) -> dict:
     return res
 
 
-def real_pipeline(args) -> dict:
+PATHS = {"previous": {"overlap": False, "reid_runtime": "onnxruntime"}, "default": {}}
+
+
+def crowd_video(tmp: Path) -> tuple[Path, Path] | None:
+    """A 640x360 crowd video of real-person sprites (from the shared MOT17 crops) and its ground truth."""
+    sprites_src = DATA / "mot17-mini"
+    if not sprites_src.is_dir():
+        return None
+    from trackreid.synthetic import SceneConfig, build_sprite_set, generate_scene, write_mot_sequence
+
+    sprites = build_sprite_set(sprites_src, tmp / "sprites")
+    scene = generate_scene(SceneConfig(num_people=8, num_frames=300, width=640, height=360, seed=5, sprites=sprites))
+    seq = write_mot_sequence(scene, tmp, "CROWD", video=True)
+    return seq / "CROWD.mp4", seq / "gt" / "gt.txt"
+
+
+def real_pipeline(args, video: Path, path: str) -> dict:
     from trackreid.pipeline import run
 
-    out = ROOT / "runs" / "bench" / "pipeline_speed"
-    return run(args.video, reid=args.reid, reid_weights=args.reid_weights, detector=args.detector, conf=args.conf,
+    out = ROOT / "runs" / "bench" / "pipeline_speed" / f"{video.stem}-{path}"
+    return run(video, reid=args.reid, reid_weights=args.reid_weights, detector=args.detector, conf=args.conf,
                device=args.device, half=args.half, output=out, save_video=not args.no_video,
-               max_frames=args.frames, quiet=True)
+               max_frames=args.frames, quiet=True, **PATHS[path])
+
+
+def idf1(summary: dict, gt: Path) -> float:
+    from trackreid.evaluation.mot import evaluate_mot_arrays
+    from trackreid.io.mot import read_mot
+
+    res = read_mot(summary["outputs"]["mot"])
+    g = read_mot(gt)
+    g = g[g[:, 0] <= summary["frames"]]
+    return evaluate_mot_arrays({"s": (g, res)})["s"]["IDF1"]
+
+
+def compare_paths(args) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        videos = [(args.video, None)]
+        crowd = None if args.skip_crowd else crowd_video(Path(d))
+        if crowd is not None:
+            videos.append(crowd)
+        print(f"\nour pipeline, previous path (--no-overlap --reid-runtime onnxruntime) vs default, "
+              f"{args.frames} frames, outputs{'' if args.no_video else ' incl. annotated video'}:")
+        print(f"{'video':<14}{'path':<10}{'fps':>7}{'ratio':>7}{'IDF1':>7}  ms per frame")
+        for video, gt in videos:
+            base = None
+            for path in PATHS:
+                s = real_pipeline(args, video, path)
+                base = base or s["fps"]
+                f1 = f"{idf1(s, gt):7.2f}" if gt is not None else f"{'':>7}"
+                print(f"{video.stem[:13]:<14}{path:<10}{s['fps']:>7.1f}{s['fps'] / base:>6.2f}x{f1}  "
+                      + "  ".join(f"{k} {v:.1f}" for k, v in s["stage_ms"].items()), flush=True)
 
 
 def _m(v) -> float:
@@ -146,6 +197,8 @@ def main(argv=None) -> int:
     p.add_argument("--boxmot-cmc", action="store_true", help="BotSort with its default ECC motion compensation")
     p.add_argument("--skip-pipeline", action="store_true", help="only the side-by-side loop")
     p.add_argument("--no-video", action="store_true", help="pipeline run without the annotated video")
+    p.add_argument("--skip-crowd", action="store_true", help="only the street video in the before/after runs")
+    p.add_argument("--skip-side-by-side", action="store_true", help="only the before/after pipeline runs")
     args = p.parse_args(argv)
     if not args.video.is_file():
         print(f"pipeline_speed: video {args.video} not found (the shared data is needed)", file=sys.stderr)
@@ -158,6 +211,9 @@ def main(argv=None) -> int:
           f"{torch.get_num_threads()}, detector {Path(args.detector).name}, reid {args.reid} "
           f"({Path(args.reid_weights).name})")
 
+    if args.skip_side_by_side:
+        compare_paths(args)
+        return 0
     r = side_by_side(args)
     n = len(r["decode"])
     print(f"\nside by side: {r['frames']} frames ({n} after {args.warmup} warm-up), "
@@ -177,12 +233,7 @@ def main(argv=None) -> int:
     print(f"{'identities':<24}" + "".join(f"{c[3]:>16d}" for c in cols))
 
     if not args.skip_pipeline:
-        s = real_pipeline(args)
-        print(f"\nour pipeline (trackreid.pipeline.run, background decoding, outputs"
-              f"{'' if args.no_video else ' incl. annotated video'}): {s['frames']} frames in {s['wall_s']:.1f} s "
-              f"= {s['fps']:.1f} fps end to end; {s['unique_identities']} identities")
-        print("  ms per frame: " + "  ".join(f"{k} {v:.1f}" for k, v in s["stage_ms"].items())
-              + "   (decode runs ahead in its own thread)")
+        compare_paths(args)
     return 0
 
 
