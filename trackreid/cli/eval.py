@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore result rows after the last gt frame (for trimmed ground truth)",
     )
     p.add_argument("--all", action="store_true", help="print the extra metrics too (DetA, AssA, MOTP, ...)")
+    p.add_argument("--multicam", action="store_true",
+                   help="GT_ROOT holds one folder per camera (CAM/gt/gt.txt), results RUN/CAM.txt or "
+                   "RUN/CAM/tracks.txt: also report cross-camera IDF1/IDP/IDR (DukeMTMC multi-camera protocol, one "
+                   "identity space over all cameras; JSON key MULTICAM)")
+    p.add_argument("--multicam-ids", choices=("global", "per-camera"), default="global",
+                   help="with --multicam: result ids are global across cameras (default), or per camera (the same "
+                   "id in two cameras is two identities, as from trackers without global ids)")
     return p
 
 
@@ -51,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body():
+        if args.multicam:
+            return _multicam(args)
         results = evaluate_mot(
             args.gt,
             args.results,
@@ -68,6 +77,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.json}")
 
     return run_command("trackreid-eval", body)
+
+
+def _multicam(args) -> None:
+    from trackreid.cli import UsageError
+    from trackreid.evaluation.multicam import MULTICAM, evaluate_multicam, format_multicam
+
+    if args.clip_to_gt:
+        raise UsageError("--clip-to-gt does not apply with --multicam (camera ground truth covers every frame)")
+
+    results = evaluate_multicam(args.gt, args.results, cameras=args.sequences, iou_threshold=args.iou,
+                                gt_format=args.gt_format, missing=args.missing,
+                                result_ids=args.multicam_ids.replace("-", "_"))
+    cross = results.pop(MULTICAM)
+    keys = SUMMARY_KEYS + EXTRA_KEYS if args.all else SUMMARY_KEYS
+    print(format_table(results, keys))
+    print("(per camera; HOTA, MOTA, IDF1 and the other ratios in %; IDSW, FP, FN are counts)")
+    print(format_multicam(cross))
+    if args.json is not None:
+        write_json_atomic(args.json, {**results, MULTICAM: cross})
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
