@@ -53,13 +53,12 @@ def side_by_side(args) -> dict:
     import cv2
 
     from trackreid.detection.base import build_detector
-    from trackreid.pipeline import _embed, build_reid, build_tracker
+    from trackreid.pipeline import build_reid, build_tracker, embed_rows, scatter_embeddings
 
     dev = args.device
     det = build_detector(args.detector, classes=("person",), conf=args.conf, device=dev, half=args.half)
     encoder = build_reid(args.reid, args.reid_weights, device=dev, half=args.half)
     ours = build_tracker(None)
-    min_score = 0.0 if args.embed_all else ours.config.track_high_thresh
 
     boxmot = None
     if not args.skip_boxmot:
@@ -82,7 +81,8 @@ def side_by_side(args) -> dict:
             break
         dets = det(frame, i)
         t2 = time.perf_counter()
-        emb = _embed(encoder, frame, dets, min_score, getattr(encoder, "dim", None))
+        sel = np.arange(len(dets)) if args.embed_all else embed_rows(ours, dets)
+        emb = scatter_embeddings(len(dets), sel, encoder(frame, dets[sel, :4]) if len(sel) else None, encoder.dim)
         t3 = time.perf_counter()
         tr = ours.update(dets, frame, embeddings=emb)
         t4 = time.perf_counter()
@@ -91,7 +91,7 @@ def side_by_side(args) -> dict:
         rows["ours_embed"].append((t3 - t2) * 1e3)
         rows["ours_assoc"].append((t4 - t3) * 1e3)
         rows["dets"].append(len(dets))
-        rows["ours_crops"].append(int((dets[:, 4] >= min_score).sum()))
+        rows["ours_crops"].append(len(sel))
         ours_ids.update(tr[:, 4].astype(int).tolist())
         if boxmot is not None:
             n_before = len(bm_embed)

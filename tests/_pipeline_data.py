@@ -63,3 +63,41 @@ def make_sequence(root: Path, name: str = "SEQ", frames: int = 20, video: bool =
         f"imWidth={size[0]}\nimHeight={size[1]}\nimExt=.jpg\n"
     )
     return seq
+
+
+class ColourEncoder:
+    """Appearance from pixels: a normalised colour histogram of the box (the walkers differ by colour)."""
+
+    dim = 64
+
+    def __call__(self, frame, boxes):
+        out = np.zeros((len(boxes), self.dim), np.float32)
+        for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, int)):
+            crop = frame[max(y1, 0):max(y2, 1), max(x1, 0):max(x2, 1)].reshape(-1, 3)
+            h = np.concatenate([np.bincount(crop[:, c] // 32, minlength=8) for c in range(3)]).astype(np.float32)
+            out[i, :24] = h
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def make_return_sequence(root: Path, frames: int = 40, gone=(10, 30), size=(320, 240), fps: float = 10.0) -> Path:
+    """Two walkers (red, blue); the red one vanishes for frames ``gone[0]..gone[1]-1`` (0-based) and comes back
+    at the other side of the image. ``root/RET/RET.mp4`` and ``det/det.txt`` (score 0.9)."""
+    seq = Path(root) / "RET"
+    (seq / "det").mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(seq / "RET.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    rng = np.random.default_rng(7)
+    bg = rng.integers(90, 140, (size[1], size[0], 3), dtype=np.uint8)
+    lines = []
+    for t in range(frames):
+        img = bg.copy()
+        people = [((40 + 2 * t, 150), (200, 60, 40))]                      # blue, always there
+        if not gone[0] <= t < gone[1]:
+            x = 200 + 3 * t if t < gone[0] else 20 + 3 * (t - gone[1])
+            people.append(((x, 40), (40, 40, 200)))                        # red, away for a while
+        for (x, y), colour in people:
+            cv2.rectangle(img, (x, y), (x + 24, y + 60), colour, -1)
+            lines.append(f"{t + 1},-1,{x},{y},24,60,0.9,-1,-1,-1")
+        writer.write(img)
+    writer.release()
+    (seq / "det" / "det.txt").write_text("\n".join(lines) + "\n")
+    return seq

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tests._pipeline_data import make_sequence
+from tests._pipeline_data import ColourEncoder, make_return_sequence, make_sequence
 from trackreid.io.mot import read_mot
 from trackreid.io.sources import Source, SourceInfo
 from trackreid.io.video import video_info
@@ -185,15 +185,18 @@ def test_device_resolution():
             resolve_device("cuda")
 
 
-def test_random_init_osnet_runs_with_a_warning(seq, tmp_path):
-    out = tmp_path / "osnet"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        summary = run(seq / "SEQ.mp4", reid="osnet_x0_25", detector=seq / "det" / "det.txt", output=out,
-                      device="cpu", quiet=True, max_frames=8)
-    assert any("weight" in str(w.message).lower() for w in caught)
-    _check_outputs_agree(out, 8)
-    assert summary["stage_ms"]["embed"] > 0 and summary["unique_identities"] == 3
+def test_osnet_is_trained_by_default_and_untrained_only_on_request(seq, tmp_path):
+    """``reid="osnet_x0_25"`` without weights runs the bundled Market-1501 weights, with no untrained warning;
+    ``reid_weights="none"`` runs untrained, with the warning."""
+    for weights, warned in ((None, False), ("none", True)):
+        out = tmp_path / f"osnet-{weights}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            summary = run(seq / "SEQ.mp4", reid="osnet_x0_25", reid_weights=weights, detector=seq / "det" / "det.txt",
+                          output=out, device="cpu", quiet=True, max_frames=8)
+        assert any("NO trained weights" in str(w.message) for w in caught) == warned
+        _check_outputs_agree(out, 8)
+        assert summary["stage_ms"]["embed"] > 0 and summary["unique_identities"] == 3
 
 
 # ---------------------------------------------------------------- real data (skipped without ../shared/data)
@@ -273,3 +276,23 @@ def test_lines_zones_and_crops_from_the_python_api(seq, tmp_path):
     assert summary["events"]["lines"]["mid"]["people_in"] + summary["events"]["lines"]["mid"]["people_out"] == 1
     assert summary["events"]["zones"]["left"]["visitors"] >= 1
     assert summary["events"]["people"] == 3
+
+
+def test_a_returning_person_keeps_the_id_and_is_marked(tmp_path):
+    """Identity memory in the pipeline: the red walker leaves for 20 frames (longer than track_buffer, so the
+    track is removed) and comes back elsewhere with the same ID; tracks.jsonl marks the re-entry and the summary
+    counts it."""
+    seq = make_return_sequence(tmp_path)
+    out = tmp_path / "ret"
+    summary = run(seq / "RET.mp4", reid=ColourEncoder(), detector=seq / "det" / "det.txt", output=out, quiet=True,
+                  tracker_config={"track_buffer": 5})
+    lines = _jsonl(out / "tracks.jsonl")
+    before = {t["id"] for t in lines[5]["tracks"]}
+    after = {t["id"] for t in lines[35]["tracks"]}
+    assert before == after and len(after) == 2
+    marked = [(f["frame"], t["id"], t["reentered_after"]) for f in lines for t in f["tracks"] if "reentered_after" in t]
+    assert len(marked) == 1 and marked[0][2] >= 20
+    assert summary["reentries"] == 1 and summary["memory_size"] >= 0 and summary["unique_identities"] == 2
+    off = run(seq / "RET.mp4", reid=ColourEncoder(), detector=seq / "det" / "det.txt", quiet=True,
+              tracker_config={"track_buffer": 5, "memory": False})
+    assert off["unique_identities"] == 3 and off["reentries"] == 0  # without the memory she is someone new

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests._pipeline_data import make_sequence
+from tests._pipeline_data import ColourEncoder, make_sequence
 from trackreid.io.mot import read_mot
 from trackreid.io.sources import Source, SourceInfo, open_source
 from trackreid.pipeline import PipelineError, run
@@ -21,20 +21,6 @@ FRAMES = 16
 @pytest.fixture(scope="module")
 def seq(tmp_path_factory):
     return make_sequence(tmp_path_factory.mktemp("streams"), "SEQ", frames=FRAMES, video=True, images=True)
-
-
-class ColourEncoder:
-    """Appearance from pixels: a normalised colour histogram of the box (the walkers differ by colour)."""
-
-    dim = 64
-
-    def __call__(self, frame, boxes):
-        out = np.zeros((len(boxes), self.dim), np.float32)
-        for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, int)):
-            crop = frame[max(y1, 0):max(y2, 1), max(x1, 0):max(x2, 1)].reshape(-1, 3)
-            h = np.concatenate([np.bincount(crop[:, c] // 32, minlength=8) for c in range(3)]).astype(np.float32)
-            out[i, :24] = h
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def _jsonl(path):
@@ -110,7 +96,7 @@ def test_embed_many_matches_per_frame_calls():
     dets = [np.array([[10, 10, 40, 90, 0.9, 0], [50, 20, 80, 100, 0.3, 0]], np.float32),
             np.empty((0, 6), np.float32),
             np.array([[100, 5, 150, 110, 0.8, 0]], np.float32)]
-    got = embed_many(enc, frames, dets, [0.5, 0.5, 0.5])
+    got = embed_many(enc, frames, dets, [np.array([0]), np.array([], np.int64), np.array([0])])
     assert got[1] is None or got[1].shape[0] == 0
     np.testing.assert_allclose(got[0][0], enc(frames[0], dets[0][:1, :4])[0], atol=1e-4)
     np.testing.assert_allclose(got[2][0], enc(frames[2], dets[2][:, :4])[0], atol=1e-4)

@@ -239,19 +239,22 @@ def build_models(opts: TrackingOptions, detector=None) -> Models:
 
 
 def embed_detections(encoder, tracker, frame, dets: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """Embeddings of the rows of ``dets`` the tracker will read (its rule), and the milliseconds spent; a run
-    without an encoder spends exactly 0."""
+    """Embeddings of the rows of ``dets`` the tracker will read (its rule, :func:`embed_rows`), and the
+    milliseconds spent; a run without an encoder spends exactly 0."""
     if encoder is None:
         return None, 0.0
     t0 = time.perf_counter()
-    emb = _embed(encoder, frame, dets, _embed_min_score(tracker), getattr(encoder, "dim", None))
+    rows = embed_rows(tracker, dets)
+    part = np.asarray(encoder(frame, np.ascontiguousarray(dets[rows, :4])), np.float32) if len(rows) else None
+    emb = scatter_embeddings(len(dets), rows, part, getattr(encoder, "dim", None))
     return emb, (time.perf_counter() - t0) * 1e3
 
 
-def _embed_min_score(tracker) -> float:
-    # The tracker reads appearance only for detections scoring at least track_high_thresh (low-score ones extend
-    # tracks by IoU and never touch feature memory), so only those are embedded.
-    return float(getattr(getattr(tracker, "config", None), "track_high_thresh", 0.0))
+def embed_rows(tracker, dets: np.ndarray) -> np.ndarray:
+    """The detection rows whose embeddings ``tracker`` reads (``Tracker.embed_rows``: valid boxes scoring at least
+    ``track_high_thresh``; low-score ones only extend tracks by IoU). A tracker without that rule reads all."""
+    rule = getattr(tracker, "embed_rows", None)
+    return np.asarray(rule(dets), np.int64) if rule is not None else np.arange(len(dets))
 
 
 class SourceRun:
@@ -508,13 +511,6 @@ def _summary(*, info, source, status, message, frames, wall, setup_s, stats, ids
         "device": device,
         "outputs": {k: str(v) for k, v in outputs.paths.items()} if outputs is not None else {},
     }
-
-
-def _embed(encoder, frame, dets: np.ndarray, min_score: float, dim: int | None) -> np.ndarray:
-    """Embeddings for ``dets`` (one row each). Rows scoring below ``min_score`` are not run through the encoder."""
-    rows = np.flatnonzero(dets[:, 4] >= min_score)
-    part = np.asarray(encoder(frame, np.ascontiguousarray(dets[rows, :4])), dtype=np.float32) if len(rows) else None
-    return scatter_embeddings(len(dets), rows, part, dim)
 
 
 def scatter_embeddings(n: int, rows: np.ndarray, part: np.ndarray | None, dim: int | None) -> np.ndarray | None:

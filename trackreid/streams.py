@@ -29,8 +29,8 @@ from trackreid.pipeline import (
     PipelineError,
     SourceRun,
     TrackingOptions,
-    _embed_min_score,
     build_models,
+    embed_rows,
     scatter_embeddings,
 )
 
@@ -208,7 +208,7 @@ class StreamsRun:
                                frames, indices)
         t1 = time.perf_counter()
         embs = embed_many(models.encoder, frames, dets_all,
-                          [_embed_min_score(st.run.tracker) for st, _, _ in ready])
+                          [embed_rows(st.run.tracker, d) for (st, _, _), d in zip(ready, dets_all)])
         t2 = time.perf_counter()
         k = len(ready)
         detect_ms, embed_ms = (t1 - t0) * 1e3 / k, ((t2 - t1) * 1e3 / k if models.encoder is not None else 0.0)
@@ -287,13 +287,12 @@ class StreamsRun:
 
 
 def embed_many(encoder, frames: list[np.ndarray], dets_list: list[np.ndarray],
-               min_scores: list[float]) -> list[np.ndarray | None]:
+               rows: list[np.ndarray]) -> list[np.ndarray | None]:
     """Embeddings of the detections of several frames, every crop in one forward when the encoder can (its
-    ``preprocess`` and ``forward``), else one call per frame. Rows scoring below a frame's ``min_score`` are not
-    embedded (see :func:`trackreid.pipeline.scatter_embeddings`)."""
+    ``preprocess`` and ``forward``), else one call per frame. Only ``rows`` of each frame are embedded (the
+    tracker's rule, :func:`trackreid.pipeline.embed_rows`; see :func:`trackreid.pipeline.scatter_embeddings`)."""
     if encoder is None:
         return [None] * len(frames)
-    rows = [np.flatnonzero(d[:, 4] >= m) for d, m in zip(dets_list, min_scores)]
     dim = getattr(encoder, "dim", None)
     pre, fwd = getattr(encoder, "preprocess", None), getattr(encoder, "forward", None)
     if pre is not None and fwd is not None and sum(len(r) for r in rows):

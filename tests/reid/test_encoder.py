@@ -13,7 +13,7 @@ from trackreid.reid.models.registry import build_model, get_spec
 def enc():
     torch.manual_seed(0)
     with pytest.warns(UserWarning, match="identities will be poor"):
-        e = build_encoder("osnet_x0_25", weights=None, device="cpu", batch_size=4)
+        e = build_encoder("osnet_x0_25", weights="none", device="cpu", batch_size=4)  # untrained on purpose
     return e
 
 
@@ -159,22 +159,10 @@ def test_half_on_cpu_falls_back_to_fp32(frame):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_matches_cpu(frame):  # pragma: no cover - CPU-only CI
-    """fp16 + channels_last + pinned upload + CUDA roi_align give the CPU's fp32 features. Trained weights when the
-    shared data has them (a random network's features all look alike, which would hide a preprocessing error)."""
-    from pathlib import Path
-
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "reid" / "osnet_x0_25_market1501.pt"
-    weights = shared if shared.is_file() else None
-    torch.manual_seed(0)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cpu = build_encoder("osnet_x0_25", weights=weights, device="cpu", runtime="torch")
-        gpu = build_encoder("osnet_x0_25", weights=weights, device="cuda")
-    if weights is None:
-        gpu.model.load_state_dict({k: v.half() if v.is_floating_point() else v
-                                   for k, v in cpu.model.state_dict().items()})
+    """fp16 + channels_last + pinned upload + CUDA roi_align give the CPU's fp32 features, with the bundled trained
+    weights (a random network's features all look alike, which would hide a preprocessing error)."""
+    cpu = build_encoder("osnet_x0_25", device="cpu", runtime="torch")
+    gpu = build_encoder("osnet_x0_25", device="cuda")
     assert gpu.half and gpu.runtime == "torch"
     many = np.tile(BOXES, (30, 1))  # 120 boxes: two chunks, and a second frame through the pinned buffer
     for img in (frame, frame[::-1].copy()):
@@ -190,18 +178,27 @@ def test_tracker_protocol(enc, frame):
     assert validate_embeddings(emb, len(BOXES), enc.dim).shape == (4, 512)
 
 
-def test_onnxruntime_and_torch_runtimes_give_the_same_features(frame):
-    """The CPU default (onnxruntime, an in-memory export) computes what PyTorch computes."""
-    pytest.importorskip("onnxruntime")
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_cpu_runtimes_give_the_same_features_as_torch(frame, runtime):
+    """The CPU runtimes (an in-memory export) compute what PyTorch computes."""
+    pytest.importorskip(runtime)
     torch.manual_seed(5)
     model = build_model("osnet_x0_25").eval()
     import copy
 
-    ort_enc = Encoder(copy.deepcopy(model), get_spec("osnet_x0_25"), device="cpu")
+    fast = Encoder(copy.deepcopy(model), get_spec("osnet_x0_25"), device="cpu", runtime=runtime, threads=1)
     torch_enc = Encoder(model, get_spec("osnet_x0_25"), device="cpu", runtime="torch")
-    assert ort_enc.runtime == "onnxruntime" and torch_enc.runtime == "torch"
+    assert fast.runtime == runtime and torch_enc.runtime == "torch" and fast.threads == 1
     many = np.tile(BOXES, (20, 1))  # 80 boxes: two chunks of 64 and 16
-    np.testing.assert_allclose(ort_enc(frame, many), torch_enc(frame, many), atol=1e-4)
+    np.testing.assert_allclose(fast(frame, many), torch_enc(frame, many), atol=1e-4)
+
+
+def test_auto_runtime_on_cpu_is_the_first_installed_of_the_measured_order():
+    import trackreid.reid.encoder as E
+
+    model = build_model("osnet_x0_25").eval()
+    expected = next((r for r in E.CPU_AUTO_ORDER if E._AVAILABLE[r]()), "torch")
+    assert Encoder(model, get_spec("osnet_x0_25"), device="cpu").runtime == expected
 
 
 @pytest.mark.parametrize("name", ["bdb", "pmm"])
@@ -224,10 +221,12 @@ def test_runtime_choice_errors_and_fallback(frame, monkeypatch):
     spec = get_spec("osnet_x0_25")
     with pytest.raises(ValueError, match="runtime 'tensorflow'"):
         Encoder(model, spec, device="cpu", runtime="tensorflow")
-    monkeypatch.setattr(E, "_onnxruntime_available", lambda: False)
-    assert Encoder(model, spec, device="cpu").runtime == "torch"  # auto without onnxruntime
+    monkeypatch.setattr(E, "_AVAILABLE", {"onnxruntime": lambda: False, "openvino": lambda: False})
+    assert Encoder(model, spec, device="cpu").runtime == "torch"  # auto with neither installed
     with pytest.raises(ValueError, match="pip install onnx onnxruntime"):
         Encoder(model, spec, device="cpu", runtime="onnxruntime")
+    with pytest.raises(ValueError, match="pip install onnx openvino"):
+        Encoder(model, spec, device="cpu", runtime="openvino")
     monkeypatch.undo()
     pytest.importorskip("onnxruntime")
     # a graph that disagrees with PyTorch is never used: a warning, and the encoder stays on torch
@@ -237,13 +236,15 @@ def test_runtime_choice_errors_and_fallback(frame, monkeypatch):
     assert e.runtime == "torch" and np.isfinite(e(frame, BOXES)).all()
 
 
-def test_failed_export_falls_back_to_torch(frame, monkeypatch):
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_failed_export_falls_back_to_torch(frame, monkeypatch, runtime):
+    pytest.importorskip(runtime)
     import trackreid.reid.encoder as E
 
     def broken(*a, **k):
         raise RuntimeError("exporter exploded")
 
-    monkeypatch.setattr(E._OrtRunner, "__init__", broken)
+    monkeypatch.setattr(E._OrtRunner if runtime == "onnxruntime" else E._OpenVINORunner, "__init__", broken)
     with pytest.warns(UserWarning, match="exporter exploded"):
-        e = Encoder(build_model("osnet_x0_25").eval(), get_spec("osnet_x0_25"), device="cpu")
+        e = Encoder(build_model("osnet_x0_25").eval(), get_spec("osnet_x0_25"), device="cpu", runtime=runtime)
     assert e.runtime == "torch" and e(frame, BOXES).shape == (4, 512)

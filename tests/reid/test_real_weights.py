@@ -69,7 +69,7 @@ def test_random_weights_fail_the_same_check(shared_data, sets):
 
     torch.manual_seed(0)
     with pytest.warns(UserWarning, match="identities will be poor"):
-        enc = build_encoder("osnet_x0_25", weights=None, device="cpu")
+        enc = build_encoder("osnet_x0_25", weights="none", device="cpu")  # --reid-weights none
     same, diff, _ = _similarities(enc, sets[:6])
     assert diff > 0.65
 
@@ -89,3 +89,20 @@ def test_device_crops_match_cv2_crops(shared_data, sets):
     theirs = enc.encode_crops(crops)  # already at input size: a pure normalise + forward
     cos = (ours * theirs).sum(1)
     assert cos.min() > 0.9 and cos.mean() > 0.97, cos
+
+
+def test_default_encoder_is_the_bundled_trained_model(shared_data, sets):
+    """With no weights argument, osnet_x0_25 computes exactly what the shared Market-1501 checkpoint computes and
+    passes the same identity check, without any warning."""
+    import warnings
+
+    from trackreid.reid.encoder import build_encoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        default = build_encoder("osnet_x0_25", device="cpu", runtime="torch")
+    shared = build_encoder("osnet_x0_25", weights=shared_data / WEIGHTS, device="cpu", runtime="torch")
+    seq, frame, boxes, _ = sets[0]
+    np.testing.assert_array_equal(default(frame, boxes), shared(frame, boxes))
+    same, diff, _ = _similarities(default, sets)
+    assert same >= 0.90 and diff <= 0.65

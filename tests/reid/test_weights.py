@@ -148,8 +148,11 @@ def test_resolve_known_name_downloads_once_into_cache(server, tmp_path, monkeypa
 
 
 def test_resolve_offline_error_names_url_and_path(tmp_path, monkeypatch):
+    import dataclasses
+
     monkeypatch.setenv("TRACKREID_WEIGHTS", str(tmp_path))
-    entry = W.get_entry("osnet_x0_25_market1501")
+    entry = dataclasses.replace(W.get_entry("osnet_x0_25_market1501"), bundled=None)  # as if not shipped
+    monkeypatch.setattr(W, "known_weights", lambda: {entry.name: entry})
     monkeypatch.setattr(W.urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     with pytest.raises(W.DownloadError) as err:
         W.resolve_weights("osnet_x0_25_market1501")
@@ -302,3 +305,50 @@ def test_shared_boxmot_file_loads_and_matches_manifest(shared_data):
     assert W.sha256_file(path) == W.get_entry("osnet_x0_25_market1501").sha256
     report = W.load_weights(build_model("osnet_x0_25"), path, arch="osnet_x0_25")
     assert report.loaded == 565 and "751 classes" in str(report)
+
+
+# ---------------------------------------------------------------- bundled weights and per-architecture defaults
+
+
+def test_bundled_weights_are_shipped_and_verified(monkeypatch, tmp_path):
+    """osnet_x0_25_market1501 resolves to the package's own copy (no download, whatever the cache holds), and that
+    copy matches the manifest's sha256."""
+    monkeypatch.setenv("TRACKREID_WEIGHTS", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(W, "download", lambda *a, **k: pytest.fail("the bundled file must not be downloaded"))
+    entry = W.get_entry("osnet_x0_25_market1501")
+    p = W.resolve_weights("osnet_x0_25_market1501")
+    assert p == W.bundled_path(entry) and p.is_relative_to(W.BUNDLED_ROOT)
+    assert W.sha256_file(p) == entry.sha256 and 2_000_000 < p.stat().st_size < 3_000_000
+    ck = W.read_checkpoint("osnet_x0_25_market1501.pt")
+    assert ck.num_classes == 751 and W.checkpoint_arch(ck) == "osnet_x0_25"
+
+
+def test_corrupted_bundled_file_fails_its_sha256(monkeypatch, tmp_path):
+    entry = W.get_entry("osnet_x0_25_market1501")
+    data = bytearray(W.bundled_path(entry).read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    (tmp_path / entry.bundled).parent.mkdir(parents=True)
+    (tmp_path / entry.bundled).write_bytes(bytes(data))
+    monkeypatch.setattr(W, "BUNDLED_ROOT", tmp_path)
+    with pytest.raises(W.ChecksumError) as err:
+        W.resolve_weights("osnet_x0_25_market1501")
+    msg = str(err.value)
+    assert "\n" not in msg and entry.sha256 in msg and "reinstall" in msg and str(tmp_path) in msg
+    from trackreid.reid.encoder import build_encoder
+
+    with pytest.raises(W.ChecksumError, match="damaged"):  # the default encoder refuses it too
+        build_encoder("osnet_x0_25", device="cpu")
+    (tmp_path / entry.bundled).unlink()
+    with pytest.raises(W.ChecksumError, match="missing"):
+        W.resolve_weights("osnet_x0_25_market1501")
+
+
+def test_default_weights_per_architecture():
+    d = {m: (W.default_weights(m).name if W.default_weights(m) else None) for m in list_models()}
+    assert d["osnet_x0_25"] == "osnet_x0_25_market1501" and W.default_weights("osnet_x0_25").bundled
+    assert d["osnet_x1_0"] == "osnet_x1_0_market1501" and d["osnet_ain_x1_0"] == "osnet_ain_x1_0_msmt17"
+    assert d["bdb"] is None and d["pmm"] is None
+    for arch, name in d.items():  # every default is a trained ReID model of that architecture
+        if name is not None:
+            e = W.get_entry(name)
+            assert e.arch == arch and e.training_set != "imagenet"
