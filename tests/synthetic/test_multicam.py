@@ -41,6 +41,12 @@ def test_topology_covers_every_transit(site, tmp_path):
     for _, a, b, d in site.transits():
         link = links[tuple(sorted((f"CAM{a + 1}", f"CAM{b + 1}")))]
         assert link["min_transit_frames"] <= d <= link["max_transit_frames"]
+    # the tracker's topology reader takes this file as it is
+    from trackreid.tracking.global_ids import Topology
+
+    t = Topology.load(site.names, root / "topology.yaml")
+    assert t.lo[0, 1] == t.lo[1, 0] == links[("CAM1", "CAM2")]["min_transit_frames"] < 0
+    assert t.hi[1, 2] == links[("CAM2", "CAM3")]["max_transit_frames"] and np.isinf(t.lo[0, 2])
     for cam, sc in zip(site.names, site.scenes):
         gt = np.loadtxt(root / cam / "gt" / "gt.txt", delimiter=",", ndmin=2)
         np.testing.assert_allclose(gt, sc.gt, atol=0.01)
