@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 
+from trackreid.io.atomic import atomic_write, write_text_atomic
 from trackreid.synthetic.scene import Scene
 
 __all__ = ["write_mot_sequence"]
@@ -27,18 +28,16 @@ def write_mot_sequence(scene: Scene, root, name: str = "SYN-01", video: bool = F
     (seq / "gt").mkdir(parents=True, exist_ok=True)
     (seq / "det").mkdir(parents=True, exist_ok=True)
     g = scene.gt
-    with open(seq / "gt" / "gt.txt", "w") as fh:
-        for r in g:
-            fh.write(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},1,1,{r[8]:.4f}\n")
+    write_text_atomic(seq / "gt" / "gt.txt", "".join(
+        f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},1,1,{r[8]:.4f}\n" for r in g))
     d = scene.detections
-    with open(seq / "det" / "det.txt", "w") as fh:
-        for r in d:
-            fh.write(f"{int(r[0])},-1,{r[1]:.2f},{r[2]:.2f},{r[3] - r[1]:.2f},{r[4] - r[2]:.2f},{r[5]:.4f},-1,-1,-1\n")
+    write_text_atomic(seq / "det" / "det.txt", "".join(
+        f"{int(r[0])},-1,{r[1]:.2f},{r[2]:.2f},{r[3] - r[1]:.2f},{r[4] - r[2]:.2f},{r[5]:.4f},-1,-1,-1\n" for r in d))
     ini = configparser.ConfigParser()
     ini.optionxform = str
     ini["Sequence"] = {"name": name, "imDir": "img1", "frameRate": f"{c.fps:g}", "seqLength": str(c.num_frames),
                        "imWidth": str(c.width), "imHeight": str(c.height), "imExt": ".jpg"}
-    with open(seq / "seqinfo.ini", "w") as fh:
+    with atomic_write(seq / "seqinfo.ini") as fh:
         ini.write(fh, space_around_delimiters=False)
     if video:
         path = seq / f"{name}.mp4"

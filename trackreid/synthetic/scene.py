@@ -102,7 +102,9 @@ class Scene:
     """A simulated sequence: ground truth, detections, embeddings and lazily rendered frames.
 
     Attributes: ``config``, ``people`` (list of :class:`Person`, index = id - 1), ``gt`` (K, 9) MOT17 rows
-    ``frame, id, x, y, w, h, 1, 1, visibility``, ``detections`` (L, 8) ``frame, x1, y1, x2, y2, score, cls, gt_id``.
+    ``frame, id, x, y, w, h, 1, 1, visibility``, ``detections`` (L, 8) ``frame, x1, y1, x2, y2, score, cls, gt_id``,
+    ``sprites`` (the :class:`SpriteSet` people are drawn from, or None) and ``sprite_index`` (each person's identity
+    in it).
     """
 
     def __init__(self, config: SceneConfig, people, states, gt, detections, det_vis, sprites=None,
