@@ -80,8 +80,8 @@ class _PlannedVisits:
         self._due: list = []          # visits starting this frame
         self._waiting: list = []      # due visits of people still in view
 
-    def initial_present(self, rng, fraction) -> np.ndarray:
-        return np.zeros(len(self.turn_at), bool)
+    def initial_present(self, rng, fraction) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(len(self.turn_at), bool), np.zeros(len(self.turn_at))
 
     def due_to_return(self, t: int, alive: np.ndarray) -> np.ndarray:
         """People whose next planned visit is due; a visit waits while the person is still in view."""

@@ -338,12 +338,13 @@ def _simulate(c: SceneConfig, rng: np.random.Generator, people: list, sprites, s
     if schedule is not None:
         srng = np.random.default_rng([c.seed, 6])
         margin = 0.0
-        present = schedule.initial_present(srng, c.present_at_start)
+        present, out_s = schedule.initial_present(srng, c.present_at_start)
         start = np.where(present, 0, T + 10)
         entered = start.copy()
         side = np.where(srng.random(P) < 0.5, 1.0, -1.0)       # present people walk out towards this side
         direction = np.where(present, side, direction)
-        X = np.where(present, side * (Xhalf - speed * srng.uniform(0.2, 6.0, P)), X)   # out within 0.2-6 s
+        # placed so that walking out (at ~0.9 x speed along X, 0.35 m half body) takes them out_s seconds
+        X = np.where(present, side * (Xhalf + 0.35 - 0.9 * speed * out_s), X)
         heading = np.where(direction > 0, 0.0, np.pi) + srng.normal(0, 0.2, P)
 
     states, gt_rows, det_rows, det_vis = [], [], [], []
