@@ -12,18 +12,32 @@ all seeds ("COMBINED").
 
     python benchmarks/tracker_quality.py                          # 4 seeds x 40 people x 400 frames
     python benchmarks/tracker_quality.py --seeds 0 1 --people 30 --frames 600 --noise 0.4
+
+Re-entry table (identity memory): scenes where everyone leaves and comes back after 5-20 s, people drawn from real
+person crops (``--sprites``, see ``trackreid-synth sprites``), embeddings computed by a real ReID encoder from the
+rendered frames (``--weights``; ``none`` = an untrained network), the same embeddings for every tracker. Rows:
+ours with the identity memory, ours with ``memory: false``, BoxMOT BotSort (when installed). ``--no-return`` runs
+the same on scenes where nobody comes back (false-merge check). Embeddings are cached under ``--cache``.
+
+    trackreid-synth sprites /tmp/trk_sprites --from ../shared/data/mot17-mini
+    python benchmarks/tracker_quality.py --reentry --sprites /tmp/trk_sprites \
+        --weights ../shared/data/reid/osnet_x0_25_market1501.pt --people 12 --frames 600
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 
 from trackreid import Tracker, TrackerConfig
 
 DIM = 128
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 class EmbeddingFeed:
@@ -113,20 +127,91 @@ def evaluate(kinds, seeds, people, frames, noise, config=None, verbose=True):
     return results
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
-    p.add_argument("--people", type=int, default=40, help="identities per scene (about a third in view at once)")
-    p.add_argument("--frames", type=int, default=400)
-    p.add_argument("--noise", type=float, default=0.3, help="embedding noise (scene.embeddings_at)")
-    p.add_argument("--only", nargs="+", choices=sorted(set(TRACKERS.values())), help="run only these trackers")
-    args = p.parse_args(argv)
-    kinds = {k: v for k, v in TRACKERS.items() if not args.only or v in args.only}
-    print(f"synthetic scenes: seeds {args.seeds}, {args.people} people, {args.frames} frames, "
-          f"{DIM}-d embeddings with noise {args.noise}")
-    results = evaluate(kinds, args.seeds, args.people, args.frames, args.noise)
+def scene_embeddings(scene, weights: str, cache_dir: Path, key: str) -> list[np.ndarray]:
+    """Per-frame embeddings of every detection, computed by the OSNet x0.25 encoder from the rendered frames
+    (``weights``: a checkpoint path or ``none``); cached as ``cache_dir/key.npz``."""
+    n_frames = scene.config.num_frames
+    boxes = [scene.dets_at(t) for t in range(1, n_frames + 1)]
+    digest = hashlib.sha1(np.concatenate(boxes).tobytes()).hexdigest()[:12]   # a changed scene is re-embedded
+    path = cache_dir / f"{key}-{digest}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            emb, counts = z["emb"], z["counts"]
+        return np.split(emb, np.cumsum(counts)[:-1])
+    import warnings
+
+    from trackreid import build_encoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an untrained network warns loudly; that is the point of that run
+        enc = build_encoder("osnet_x0_25", weights=None if weights == "none" else weights, device="cpu")
+    per_frame = []
+    for t in range(1, n_frames + 1):
+        dets = boxes[t - 1]
+        if len(dets):
+            e = np.asarray(enc(scene.render(t), np.ascontiguousarray(dets[:, :4])), np.float32)
+        else:
+            e = np.empty((0, enc.dim), np.float32)
+        per_frame.append(e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(path, emb=np.concatenate(per_frame), counts=np.array([len(e) for e in per_frame]))
+    return per_frame
+
+
+def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | None = None) -> np.ndarray:
+    """Track ``scene`` with precomputed per-frame embeddings: ``ours`` (``config``) or ``botsort``."""
+    from trackreid.io.mot import tracks_to_mot_rows
+
+    feed = EmbeddingFeed()
+    tracker = Tracker(config or TrackerConfig()) if kind == "ours" else make_boxmot(kind, feed)
+    img = np.zeros((scene.config.height, scene.config.width, 3), np.uint8)
+    rows, reentries = [], 0
+    for t in range(1, scene.config.num_frames + 1):
+        dets = scene.dets_at(t)
+        if kind == "ours":
+            out = tracker.update(dets, img, embeddings=per_frame[t - 1] if len(dets) else None)
+            reentries += len(tracker.reentries)
+        else:
+            feed.embeddings = per_frame[t - 1]
+            out = tracker.update(dets, img)
+        if len(out):
+            rows.append(tracks_to_mot_rows(t, out))
+    return np.concatenate(rows) if rows else np.empty((0, 10))
+
+
+def reentry_table(args) -> dict:
+    """Identity memory on vs off vs BotSort on sprite scenes (with or without returns); prints the table."""
+    from trackreid.evaluation.mot import evaluate_mot_arrays
+    from trackreid.synthetic import SceneConfig, generate_scene, load_sprites
+
+    sprites = load_sprites(args.sprites)
+    tag = "none" if args.weights == "none" else Path(args.weights).stem
+    kinds = {"ours (identity memory)": ("ours", TrackerConfig()),
+             "ours (memory: false)": ("ours", TrackerConfig(memory=False))}
+    if importlib.util.find_spec("boxmot") is not None:
+        kinds["BoxMOT BotSort (ReID)"] = ("botsort", None)
+    else:
+        print("(boxmot is not installed: BotSort row skipped)")
+    seqs = {label: {} for label in kinds}
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        scene = generate_scene(SceneConfig(num_people=args.people, num_frames=args.frames, seed=seed,
+                                           reentry=not args.no_return, sprites=sprites))
+        key = f"{tag}-{'noreturn' if args.no_return else 'reentry'}-p{args.people}-f{args.frames}-s{seed}"
+        per_frame = scene_embeddings(scene, args.weights, Path(args.cache), key)
+        for label, (kind, cfg) in kinds.items():
+            seqs[label][f"SYN-{seed:02d}"] = (scene.gt, run_with_embeddings(kind, scene, per_frame, cfg))
+        print(f"  seed {seed}: {time.perf_counter() - t0:.1f}s", flush=True)
+    results = {label: evaluate_mot_arrays(s) for label, s in seqs.items()}
+    what = "nobody returns" if args.no_return else "everyone leaves and returns after 5-20 s"
+    print(f"\nsprite scenes ({what}): seeds {args.seeds}, {args.people} people, {args.frames} frames, "
+          f"OSNet x0.25 embeddings from the rendered frames, weights: {tag}")
+    print_table(results)
+    return results
+
+
+def print_table(results: dict) -> None:
     names = [n for n in next(iter(results.values())) if n != "COMBINED"]
-    print()
     print(f"{'tracker':<24} | {'HOTA':>6} | {'IDF1':>6} | {'MOTA':>6} | {'IDSW':>5} | {'IDs':>4} | per-seed IDF1")
     print("-" * 100)
     for label, res in results.items():
@@ -135,6 +220,33 @@ def main(argv=None) -> None:
         print(f"{label:<24} | {100 * c['HOTA']:6.2f} | {100 * c['IDF1']:6.2f} | {100 * c['MOTA']:6.2f} | "
               f"{c['IDSW']:5d} | {c['Res_ids']:4d} | {per_seed}")
     print(f"(ground truth: {sum(results[next(iter(results))][n]['GT_ids'] for n in names)} identities)")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    p.add_argument("--people", type=int, default=40, help="identities per scene (about a third in view at once)")
+    p.add_argument("--frames", type=int, default=400)
+    p.add_argument("--noise", type=float, default=0.3, help="embedding noise (scene.embeddings_at)")
+    p.add_argument("--only", nargs="+", choices=sorted(set(TRACKERS.values())), help="run only these trackers")
+    p.add_argument("--reentry", action="store_true", help="the re-entry table (identity memory) instead")
+    p.add_argument("--no-return", action="store_true", help="re-entry table on scenes where nobody comes back")
+    p.add_argument("--sprites", help="sprite set for the re-entry table (Market-1501 layout)")
+    p.add_argument("--weights", default=str(SHARED / "reid" / "osnet_x0_25_market1501.pt"),
+                   help="OSNet x0.25 weights for the re-entry table; 'none' = untrained")
+    p.add_argument("--cache", default="/tmp/trackreid_reentry_emb", help="embedding cache folder")
+    args = p.parse_args(argv)
+    if args.reentry or args.no_return:
+        if not args.sprites:
+            p.error("--reentry/--no-return need --sprites DIR (build one with `trackreid-synth sprites`)")
+        reentry_table(args)
+        return
+    kinds = {k: v for k, v in TRACKERS.items() if not args.only or v in args.only}
+    print(f"synthetic scenes: seeds {args.seeds}, {args.people} people, {args.frames} frames, "
+          f"{DIM}-d embeddings with noise {args.noise}")
+    results = evaluate(kinds, args.seeds, args.people, args.frames, args.noise)
+    print()
+    print_table(results)
 
 
 if __name__ == "__main__":

@@ -91,8 +91,11 @@ class TrackerConfig:
     """A lost track is re-found this way only within ``reid_gate_max`` plus this many box heights per frame it
     was missing (a bound no walker breaks; identities already removed may come back anywhere)."""
     memory_exemplars: int = 6
-    """Appearance exemplars per identity: the smoothed feature plus up to this many minus one diverse views from
-    confident (score >= ``new_track_thresh``), unoccluded detections."""
+    """Appearance exemplars kept per identity: diverse views from good detections (score >= ``new_track_thresh``,
+    not covered by someone in front, not cut by the image border, not a sliver)."""
+    memory_recall_frames: int = 30
+    """A track that got a fresh ID may still take a remembered or lost ID during this many frames, when a good view
+    of it arrives (people entering through the border are first seen cut off); 0 = only when it is confirmed."""
 
     # --- motion model ---
     std_weight_position: float = 1.0 / 20
@@ -144,10 +147,10 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.size_ratio must be >= 1, got {self.size_ratio}")
         if int(self.track_buffer) < 0 or int(self.min_hits) < 1 or int(self.cmc_downscale) < 1:
             raise ValueError("TrackerConfig: track_buffer must be >= 0, min_hits >= 1 and cmc_downscale >= 1")
-        if self.memory_size < 1 or self.memory_ttl < 0 or self.memory_exemplars < 2:
+        if self.memory_size < 1 or self.memory_ttl < 0 or self.memory_exemplars < 2 or self.memory_recall_frames < 0:
             raise ValueError("TrackerConfig: memory_size must be >= 1, memory_ttl >= 0 (0 = forever) and "
-                             f"memory_exemplars >= 2, got {self.memory_size}, {self.memory_ttl}, "
-                             f"{self.memory_exemplars}")
+                             f"memory_exemplars >= 2 and memory_recall_frames >= 0, got {self.memory_size}, "
+                             f"{self.memory_ttl}, {self.memory_exemplars}, {self.memory_recall_frames}")
         if self.cmc not in CMC_METHODS:
             raise ValueError(f"TrackerConfig.cmc must be one of {CMC_METHODS}, got {self.cmc!r}")
 

@@ -3,8 +3,8 @@
 :class:`IdentityMemory` is a bounded store of identities, independent of any one tracker: each entry holds an ID, a
 class, ``K`` appearance exemplars (slot 0 the track's smoothed feature, the others a diverse set of confident,
 unoccluded views), the last box and the frame it was last seen. ``put`` inserts or replaces entries by ID,
-``search`` returns cosine distances from query embeddings to every candidate identity (one matrix product over
-all exemplars), ``query`` applies the matching rule, and ``save``/``load`` keep it across restarts (``.npz``, no
+``search`` returns cosine distances from query embeddings to every candidate identity (one matrix product), ``query``
+applies the matching rule, and ``save``/``load`` keep it across restarts (``.npz``, no
 pickle). Several trackers may share one store (a multi-camera identity bank): IDs come from ``allocate_ids`` so
 they never collide, and each tracker passes the IDs live in its own camera as ``exclude`` so that two tracks
 seen at the same time in one camera are never joined.
@@ -14,10 +14,13 @@ only when it is the mutual best pair, its distance is at most ``thresh``, and it
 and of its column by at least ``margin`` (a two-way ratio test). Look-alikes and features that do not tell people
 apart (an untrained network) thus give no match.
 
-Search cost: exact (one product over all ``n * K`` exemplars) while the store holds at most ``EXACT_ROWS``
-exemplars; above that a coarse pass over a 64-d random projection of each identity's mean exemplar picks
-``SHORTLIST`` candidates per query, which are then scored exactly (``benchmarks/memory_speed.py`` measures the time
-and how often the shortlist agrees with the exact search).
+An identity's distance to a query is the cosine distance to the mean of its exemplars: because the exemplars are
+chosen for diversity, the mean weighs every view seen (front, side, near, far) alike instead of the most frequent
+one, and it is steadier than the nearest single exemplar, which lets look-alikes through (measured on the re-entry
+benchmark). Search cost: exact (one product over all identity means) up to ``EXACT_IDS`` identities; above that a
+coarse pass over a 64-d random projection of the means picks ``SHORTLIST`` candidates per query, which are then
+scored exactly (``benchmarks/memory_speed.py`` measures the time and how often the shortlist agrees with the
+exact search).
 """
 from __future__ import annotations
 
@@ -30,12 +33,15 @@ import numpy as np
 
 from trackreid.tracking.matching import distinct_pairs
 
-EXACT_ROWS = 8192
-"""Largest number of stored exemplars searched exhaustively; larger stores use the shortlist."""
+EXACT_IDS = 256
+"""Largest number of stored identities searched exhaustively; larger stores use the shortlist."""
 SHORTLIST = 64
 """Candidate identities per query scored exactly when the store is searched through the shortlist."""
 SKETCH_DIM = 64
 """Dimension of the random projection used for the shortlist."""
+_BLOCK_MACS = 200_000
+"""Products are cut into blocks of at most this many multiply-adds, which OpenBLAS runs on the calling thread:
+waking its thread pool for a few queries costs tens of milliseconds on a busy CPU."""
 MIN_EXEMPLAR_GAP = 0.02
 """A new exemplar closer than this (cosine distance) to one already kept adds nothing and is skipped."""
 FILE_VERSION = 1
@@ -43,35 +49,52 @@ FILE_VERSION = 1
 
 class Gallery(NamedTuple):
     """Candidates of one ``search``: ``dist[i, j]`` is the distance of query ``i`` to identity ``ids[j]`` (``inf``
-    for another class); ``rows`` are the store rows, ``last_seen`` the frame each was last seen."""
+    for another class); ``rows`` are the store rows, ``last_seen`` the frame each was last seen, ``cls`` its
+    class."""
 
     ids: np.ndarray
     dist: np.ndarray
     last_seen: np.ndarray
     rows: np.ndarray
+    cls: np.ndarray
 
 
 class Identities(NamedTuple):
     """Identities as ``put`` takes them: ``ids`` (M,), ``exemplars`` (M, K, D), ``cls`` (M,), ``boxes`` (M, 4)
-    xyxy, ``last_seen`` (M,) frames."""
+    xyxy, ``last_seen`` (M,) frames, ``counts`` (M,) valid exemplar slots (None: all)."""
 
     ids: np.ndarray
     exemplars: np.ndarray
     cls: np.ndarray
     boxes: np.ndarray
     last_seen: np.ndarray
+    counts: np.ndarray | None = None
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b.T`` for a few rows ``a`` (Q, D) against many ``b`` (N, D), single-threaded in blocks."""
+    out = np.empty((len(a), len(b)), np.result_type(a, b))
+    step = max(1, _BLOCK_MACS // max(1, len(a) * a.shape[1]))
+    for i in range(0, len(b), step):
+        np.matmul(a, b[i:i + step].T, out=out[:, i:i + step])
+    return out
+
+
+def exemplar_mean(ex: np.ndarray, count: np.ndarray | None = None) -> np.ndarray:
+    """(M, D) L2-normalised mean of each identity's exemplars ``ex`` (M, K, D); slots at or beyond ``count``
+    (M,) are ignored."""
+    if count is not None:
+        ex = np.where(np.arange(ex.shape[1])[None, :, None] < count[:, None, None], ex, 0.0)
+    v = ex.sum(axis=1)
+    return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def exemplar_distance(q: np.ndarray, ex: np.ndarray, count: np.ndarray | None = None) -> np.ndarray:
-    """Cosine distance (Q, M) from queries ``q`` (Q, D) to the nearest of each identity's exemplars ``ex``
-    (M, K, D); slots at or beyond ``count`` (M,) are ignored."""
+    """Cosine distance (Q, M) from queries ``q`` (Q, D) to each identity's exemplar mean (``ex`` (M, K, D),
+    ``count`` (M,) valid slots)."""
     if len(q) == 0 or len(ex) == 0:
         return np.full((len(q), len(ex)), np.inf)
-    m, k, d = ex.shape
-    sim = (q @ ex.reshape(m * k, d).T).reshape(len(q), m, k)
-    if count is not None:
-        sim = np.where(np.arange(k)[None, None, :] < count[None, :, None], sim, -np.inf)
-    return 1.0 - sim.max(axis=2)
+    return 1.0 - similarity(q, exemplar_mean(ex, count))
 
 
 def distinct_matches(dist: np.ndarray, thresh: float, margin: float, eligible: np.ndarray | None = None
@@ -146,13 +169,15 @@ class IdentityMemory:
         self.ids = np.zeros(cap, np.int64)
         self.cls = np.zeros(cap, np.float32)
         self.ex = np.zeros((cap, self.k, d), np.float32)
+        self.count = np.zeros(cap, np.int32)             # valid exemplar slots
         self.box = np.zeros((cap, 4), np.float32)
         self.last_seen = np.zeros(cap, np.int64)
+        self.cen = np.zeros((cap, d), np.float32)       # exemplar means: what a query is compared with
         self._sketch = np.zeros((cap, min(SKETCH_DIM, d or SKETCH_DIM)), np.float32)
 
     def _grow(self, need: int) -> None:
         cap = min(self.size, max(64, 2 * self.cap, need))
-        keep = {name: getattr(self, name)[: self.n] for name in ("ids", "cls", "ex", "box", "last_seen", "_sketch")}
+        keep = {name: getattr(self, name)[: self.n] for name in ("ids", "cls", "ex", "count", "box", "last_seen", "cen", "_sketch")}
         n = self.n
         self._alloc(cap)
         for name, arr in keep.items():
@@ -174,7 +199,8 @@ class IdentityMemory:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.ids, self.cls, self.ex, self.box, self.last_seen, self._sketch))
+        return sum(a.nbytes for a in (self.ids, self.cls, self.ex, self.count, self.box, self.last_seen, self.cen,
+                                      self._sketch))
 
     def clear(self) -> None:
         """Forget every identity (and the embedding size) and restart ID numbering at 1."""
@@ -201,10 +227,10 @@ class IdentityMemory:
             rows[hit] = order[pos[hit]]
         return rows
 
-    def put(self, ids, exemplars, cls, boxes, last_seen) -> None:
-        """Insert or replace identities: ``ids`` (M,), ``exemplars`` (M, K', D) L2-normalised (slot 0 the
-        smoothed feature; a set with fewer than K views repeats one), ``cls`` (M,), ``boxes`` (M, 4) xyxy,
-        ``last_seen`` (M,) frames. When full, the least recently seen entries make room."""
+    def put(self, ids, exemplars, cls, boxes, last_seen, counts=None) -> None:
+        """Insert or replace identities: ``ids`` (M,), ``exemplars`` (M, K', D) L2-normalised, ``cls`` (M,),
+        ``boxes`` (M, 4) xyxy, ``last_seen`` (M,) frames, ``counts`` (M,) valid exemplar slots (default all).
+        When full, the least recently seen entries make room."""
         ids = np.asarray(ids, np.int64).reshape(-1)
         m = len(ids)
         if m == 0:
@@ -213,13 +239,15 @@ class IdentityMemory:
         if ex.ndim != 3 or len(ex) != m:
             raise ValueError(f"identity memory: exemplars must be (M, K, D) with M={m}, got {ex.shape}")
         self._set_dim(ex.shape[2])
+        counts = np.full(m, ex.shape[1]) if counts is None else np.asarray(counts).reshape(-1)
+        counts = np.clip(counts, 1, self.k)
         if ex.shape[1] >= self.k:
             ex = ex[:, : self.k]
         else:
-            ex = np.concatenate([ex, np.repeat(ex[:, :1], self.k - ex.shape[1], axis=1)], axis=1)
+            ex = np.concatenate([ex, np.zeros((m, self.k - ex.shape[1], ex.shape[2]), np.float32)], axis=1)
         if m > self.size:                                   # more than fit: keep the most recently seen
             last = np.argsort(np.asarray(last_seen), kind="stable")[-self.size:]
-            ids, ex = ids[last], ex[last]
+            ids, ex, counts = ids[last], ex[last], counts[last]
             cls, boxes, last_seen = np.asarray(cls)[last], np.asarray(boxes)[last], np.asarray(last_seen)[last]
             m = len(ids)
         self.remove(ids)
@@ -235,20 +263,25 @@ class IdentityMemory:
         self.ids[r] = ids
         self.cls[r] = np.asarray(cls, np.float32).reshape(-1)
         self.ex[r] = ex
+        self.count[r] = counts
         self.box[r] = np.asarray(boxes, np.float32).reshape(m, 4)
         self.last_seen[r] = np.asarray(last_seen, np.int64).reshape(-1)
-        mean = ex.mean(axis=1)
-        mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
-        self._sketch[r] = mean @ self._proj
+        self.cen[r] = exemplar_mean(ex, counts)
+        self._sketch[r] = self.cen[r] @ self._proj
         self.n += m
         self.next_id = max(self.next_id, int(ids.max()) + 1)
 
     def _compact(self, keep: np.ndarray) -> None:
-        idx = np.flatnonzero(keep)
-        for name in ("ids", "cls", "ex", "box", "last_seen", "_sketch"):
+        """Delete the rows where ``keep`` is False by moving the last rows into the holes (order is not kept;
+        only the rows moved are copied)."""
+        n = self.n
+        m = int(keep.sum())
+        holes = np.flatnonzero(~keep[:m])                 # deleted rows that stay inside the new range
+        movers = m + np.flatnonzero(keep[m:n])            # kept rows beyond it
+        for name in ("ids", "cls", "ex", "count", "box", "last_seen", "cen", "_sketch"):
             arr = getattr(self, name)
-            arr[: len(idx)] = arr[idx]
-        self.n = len(idx)
+            arr[holes] = arr[movers]
+        self.n = m
 
     def remove(self, ids) -> None:
         """Forget these IDs (absent ones are ignored)."""
@@ -276,28 +309,20 @@ class IdentityMemory:
         q = np.asarray(q, np.float32)
         if self.n and q.shape[1] != self.dim:
             raise ValueError(f"identity memory: query embeddings are {q.shape[1]}-d, the memory holds {self.dim}-d")
-        n, k = self.n, self.k
+        n = self.n
         rows = np.arange(n)
         if skip_ids is not None and n:
             rows = rows[~np.isin(self.ids[:n], np.asarray(skip_ids, np.int64))]
         if len(q) == 0 or len(rows) == 0:
             return Gallery(np.empty(0, np.int64), np.full((len(q), 0), np.inf), np.empty(0, np.int64),
-                           np.empty(0, np.int64))
-        if len(rows) * k <= EXACT_ROWS:
-            if len(rows) == n:
-                flat = self.ex.reshape(self.cap * k, -1)[: n * k]
-                sim = (q @ flat.T).reshape(len(q), n, k).max(axis=2)
-                dist = 1.0 - sim
-            else:
-                dist = exemplar_distance(q, self.ex[rows])
-        else:
-            coarse = (q @ self._proj) @ self._sketch[rows].T                  # (Q, R)
-            top = np.argpartition(-coarse, SHORTLIST - 1, axis=1)[:, :SHORTLIST] if coarse.shape[1] > SHORTLIST \
-                else np.broadcast_to(np.arange(coarse.shape[1]), coarse.shape)
+                           np.empty(0, np.int64), np.empty(0, np.float32))
+        if len(rows) > EXACT_IDS:
+            coarse = similarity(q @ self._proj, self._sketch[:n] if len(rows) == n else self._sketch[rows])
+            top = np.argpartition(-coarse, SHORTLIST - 1, axis=1)[:, :SHORTLIST]
             rows = rows[np.unique(top)]
-            dist = exemplar_distance(q, self.ex[rows])
+        dist = 1.0 - similarity(q, self.cen[:n] if len(rows) == n else self.cen[rows])
         dist = np.where(self.cls[rows][None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
-        return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows)
+        return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows, self.cls[rows].copy())
 
     def query(self, q: np.ndarray, cls: np.ndarray, thresh: float, margin: float, now: int | None = None,
               exclude=None) -> np.ndarray:
@@ -320,15 +345,19 @@ class IdentityMemory:
 
         n = self.n
         ids, ex, cls, box, seen = self.ids[:n], self.ex[:n], self.cls[:n], self.box[:n], self.last_seen[:n]
+        cnt = self.count[:n]
         if also is not None and len(also.ids):
             a_ex = np.asarray(also.exemplars, np.float32)
             if n and a_ex.shape[2] != self.dim:
                 raise ValueError(f"identity memory: {a_ex.shape[2]}-d identities cannot join {self.dim}-d ones")
             k = self.k
+            a_cnt = np.full(len(a_ex), a_ex.shape[1]) if also.counts is None else np.asarray(also.counts)
+            a_cnt = np.clip(a_cnt, 1, k)
             a_ex = a_ex[:, :k] if a_ex.shape[1] >= k else np.concatenate(
-                [a_ex, np.repeat(a_ex[:, :1], k - a_ex.shape[1], axis=1)], axis=1)
+                [a_ex, np.zeros((len(a_ex), k - a_ex.shape[1], a_ex.shape[2]), np.float32)], axis=1)
             mine = ~np.isin(ids, also.ids)
             ids = np.concatenate([ids[mine], np.asarray(also.ids, np.int64)])
+            cnt = np.concatenate([cnt[mine], a_cnt])
             ex = np.concatenate([ex[mine].reshape(-1, k, a_ex.shape[2]), a_ex])
             cls = np.concatenate([cls[mine], np.asarray(also.cls, np.float32)])
             box = np.concatenate([box[mine], np.asarray(also.boxes, np.float32).reshape(-1, 4)])
@@ -337,7 +366,7 @@ class IdentityMemory:
         buf = io.BytesIO()
         np.savez(buf, version=np.int64(FILE_VERSION), dim=np.int64(dim),
                  next_id=np.int64(max(self.next_id, int(next_id), int(ids.max()) + 1 if len(ids) else 1)),
-                 ids=ids, cls=cls, exemplars=ex, boxes=box, age=np.int64(now) - seen)
+                 ids=ids, cls=cls, exemplars=ex, counts=cnt.astype(np.int32), boxes=box, age=np.int64(now) - seen)
         return write_bytes_atomic(path, buf.getvalue())
 
     def load(self, path, now: int = 0, dim: int | None = None) -> None:
@@ -346,7 +375,7 @@ class IdentityMemory:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"identity memory file not found: {path}")
-        need = ("version", "dim", "next_id", "ids", "cls", "exemplars", "boxes", "age")
+        need = ("version", "dim", "next_id", "ids", "cls", "exemplars", "counts", "boxes", "age")
         try:
             with np.load(path, allow_pickle=False) as z:
                 missing = [k for k in need if k not in z.files]
@@ -362,6 +391,7 @@ class IdentityMemory:
         m, file_dim = len(a["ids"]), int(a["dim"])
         ex = a["exemplars"]
         shapes_ok = (a["ids"].ndim == 1 and a["cls"].shape == (m,) and a["boxes"].shape == (m, 4)
+                     and a["counts"].shape == (m,) and (m == 0 or 1 <= a["counts"].min())
                      and a["age"].shape == (m,) and ex.ndim == 3 and len(ex) == m and ex.shape[1] >= 1
                      and (m == 0 or ex.shape[2] == file_dim))
         if not shapes_ok or not all(np.issubdtype(a[k].dtype, np.number) for k in need):
@@ -377,8 +407,11 @@ class IdentityMemory:
         if dim:
             self._set_dim(dim)
         if m:
-            norms = np.linalg.norm(ex, axis=2, keepdims=True)
-            if (norms == 0).any():
+            cnt = np.minimum(a["counts"].astype(np.int64), ex.shape[1])
+            valid = np.arange(ex.shape[1])[None, :] < cnt[:, None]
+            norms = np.linalg.norm(ex, axis=2)
+            if (norms[valid] == 0).any():
                 raise ValueError(f"identity memory file {path} is corrupt: an all-zero exemplar")
-            self.put(a["ids"], ex / norms, a["cls"], a["boxes"], np.int64(now) - a["age"].astype(np.int64))
+            ex = np.where(valid[:, :, None], ex / np.maximum(norms, 1e-12)[:, :, None], 0.0)
+            self.put(a["ids"], ex, a["cls"], a["boxes"], np.int64(now) - a["age"].astype(np.int64), cnt)
         self.next_id = max(self.next_id, int(a["next_id"]))

@@ -19,7 +19,7 @@ class TrackStore:
     """Preallocated arrays for all live tracks; ``n`` rows are in use."""
 
     _ARRAYS = ("mean", "cov", "feat", "has_feat", "track_id", "state", "hits", "lost_for", "cls", "score", "box",
-               "ex", "ex_n")
+               "ex", "ex_n", "born", "recall_until")
 
     def __init__(self, capacity: int = _MIN_CAPACITY, exemplars: int = 0):
         self.n = 0
@@ -42,6 +42,8 @@ class TrackStore:
         self.box = np.zeros((cap, 4), np.float32)  # last matched detection box, xyxy
         self.ex = np.zeros((cap, self.n_ex, self.dim), np.float32)  # diverse appearance exemplars (identity memory)
         self.ex_n = np.zeros(cap, np.int32)                          # valid rows of ``ex``
+        self.born = np.zeros(cap, np.int64)          # frame of the first detection
+        self.recall_until = np.zeros(cap, np.int64)  # a fresh ID may still turn out to be a remembered one until then
 
     def _resize(self, cap: int) -> None:
         old = {name: getattr(self, name)[: self.n] for name in self._ARRAYS}
@@ -59,7 +61,7 @@ class TrackStore:
             self.ex_n[:] = 0
 
     def add(self, mean: np.ndarray, cov: np.ndarray, cls: np.ndarray, score: np.ndarray,
-            feat: np.ndarray | None, box: np.ndarray | None = None) -> np.ndarray:
+            feat: np.ndarray | None, box: np.ndarray | None = None, frame: int = 0) -> np.ndarray:
         """Append ``k`` tentative tracks; returns their row indices."""
         k = len(mean)
         if self.n + k > self.cap:
@@ -78,6 +80,8 @@ class TrackStore:
         self.score[rows] = score
         self.box[rows] = 0.0 if box is None else box
         self.ex_n[rows] = 0
+        self.born[rows] = frame
+        self.recall_until[rows] = 0
         if feat is not None and self.dim:
             self.feat[rows] = feat
             self.has_feat[rows] = True

@@ -54,8 +54,15 @@ __all__ = ["Tracker", "TrackerConfig", "Stage1Costs"]
 
 _EMPTY_OUT = np.empty((0, TRACK_COLS), np.float64)
 _EMPTY_ROWS = np.empty(0, np.int64)
+RECALL_MIN_VIEWS = 1
+"""Good views a young track must have shown before it may still take a remembered ID."""
 EXEMPLAR_MAX_COVER = 0.2
 """A detection covered more than this by someone in front never becomes an appearance exemplar."""
+EXEMPLAR_MIN_ASPECT = 0.2
+"""Nor does a sliver narrower than this fraction of its height (a person mostly outside the image)."""
+EXEMPLAR_BORDER_PX = 2.0
+"""Nor a box within this many pixels of the image border (cut off; without a frame only the left and top borders
+are known)."""
 
 
 @dataclass
@@ -70,6 +77,7 @@ class FrameInput:
     high: np.ndarray        # (N,) score >= track_high_thresh
     cover: np.ndarray       # (N,) fraction covered by someone in front (0 when not needed)
     trust: np.ndarray       # (N,) weight of each embedding in the feature update
+    good: np.ndarray        # (N,) a good view of a whole person: may become an appearance exemplar
 
     @property
     def use_app(self) -> bool:
@@ -148,7 +156,7 @@ class Tracker:
     def reset(self) -> None:
         """Forget all tracks (and the tracker's own identity memory) and start numbering IDs at 1 again (call
         between videos)."""
-        self.tracks = TrackStore(exemplars=self.config.memory_exemplars - 1)
+        self.tracks = TrackStore(exemplars=self.config.memory_exemplars)
         self.frame_id = 0
         self._next_id = 1
         self._dim: int | None = None
@@ -253,8 +261,18 @@ class Tracker:
         memory = cfg.memory and emb is not None
         cover = covered_fraction(xyxy) if (cfg.occlusion_trust or memory) else np.zeros(len(dets))
         trust = 1.0 - cover if cfg.occlusion_trust else np.ones(len(dets))
+        good = self._good_views(xyxy, dets[:, 4], cover, frame) if memory else np.zeros(len(dets), bool)
         return FrameInput(dets, keep, emb, xyxy, xyxy_to_cxcywh(xyxy), dets[:, 4] >= cfg.track_high_thresh,
-                          cover, trust)
+                          cover, trust, good)
+
+    def _good_views(self, xyxy, score, cover, frame) -> np.ndarray:
+        """Detections that show a whole person well enough to become appearance exemplars."""
+        width, height = (frame.shape[1], frame.shape[0]) if frame is not None else (np.inf, np.inf)
+        w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        m = EXEMPLAR_BORDER_PX
+        inside = (xyxy[:, 0] > m) & (xyxy[:, 1] > m) & (xyxy[:, 2] < width - m) & (xyxy[:, 3] < height - m)
+        return (inside & (w >= EXEMPLAR_MIN_ASPECT * h) & (cover <= EXEMPLAR_MAX_COVER)
+                & (score >= max(self.config.track_high_thresh, self.config.new_track_thresh)))
 
     def _predict(self, frame, fi: FrameInput) -> None:
         """Kalman-predict all tracks at once (and move them with the camera)."""
@@ -343,15 +361,21 @@ class Tracker:
         """Apply matches, give newly confirmed tracks an identity, update states, remember removed identities and
         start new tracks; returns this frame's output rows."""
         rows, det_rows = m.arrays()
+        self._gained = _EMPTY_ROWS
         promote = self._apply_matches(rows, det_rows, fi)
-        drop = np.zeros(self.tracks.n, bool)
-        if promote.any():
-            src = rows[promote]
-            dest = self._identify(src)
-            drop[src[dest != src]] = True
-            rows = rows.copy()
-            rows[promote] = dest
-        conf = self.tracks.state[rows] == CONFIRMED
+        T = self.tracks
+        drop = np.zeros(T.n, bool)
+        # young tracks with a fresh ID that just showed a good view may still be someone remembered
+        recall = ~promote & np.isin(rows, self._gained) & (T.recall_until[rows] >= self.frame_id) \
+            & (T.ex_n[rows] >= RECALL_MIN_VIEWS)
+        rows = rows.copy()
+        for ask, fresh in ((promote, True), (recall, False)):
+            if ask.any():
+                src = rows[ask]
+                dest = self._identify(src, fresh)
+                drop[src[dest != src]] = True
+                rows[ask] = dest
+        conf = T.state[rows] == CONFIRMED
         out = self._rows_out(rows[conf], det_rows[conf], fi)
         self._lifecycle(rows, drop)
         new_dets = np.flatnonzero(m.det_free & (fi.dets[:, 4] >= self.config.new_track_thresh))
@@ -408,11 +432,21 @@ class Tracker:
         T.feat[rows] = f
         T.has_feat[rows] = True
         if self._memory_on():
-            good = ((s >= max(hi, cfg.new_track_thresh)) & (fi.cover[det_rows] <= EXEMPLAR_MAX_COVER)
-                    & (1.0 - np.einsum("md,md->m", f, e) <= cfg.appearance_thresh))
-            r = rows[good]
-            if len(r):
-                T.ex[r], T.ex_n[r] = update_exemplars(T.ex[r], T.ex_n[r], e[good])
+            self._update_exemplars(rows, fi.good[det_rows], e)
+
+    def _update_exemplars(self, rows, good, e) -> None:
+        """Offer good views to the tracks' exemplar sets; a view far from every exemplar a track holds (someone
+        else, after a swap) is refused. Records the rows that gained an exemplar (``_gained``)."""
+        T = self.tracks
+        count = T.ex_n[rows]
+        sim = np.einsum("mkd,md->mk", T.ex[rows], e)
+        sim = np.where(np.arange(sim.shape[1])[None, :] < count[:, None], sim, -np.inf)
+        good = good & ((count == 0) | (1.0 - sim.max(axis=1, initial=-np.inf) <= self.config.appearance_thresh))
+        r = rows[good]
+        if len(r):
+            before = T.ex[r].copy()
+            T.ex[r], T.ex_n[r] = update_exemplars(T.ex[r], T.ex_n[r], e[good])
+            self._gained = r[(T.ex[r] != before).any(axis=(1, 2))]
 
     # ------------------------------------------------------------------ identities
     def _new_ids(self, k: int) -> np.ndarray:
@@ -420,58 +454,113 @@ class Tracker:
         self._next_id = int(ids[-1]) + 1 if k else self._next_id
         return ids
 
-    def _identify(self, q: np.ndarray) -> np.ndarray:
-        """Give the just-confirmed rows ``q`` an ID: a remembered or lost identity on a distinct appearance match,
-        else a fresh one. Returns the row that now carries each identity: a re-found lost track's own row (the
-        row in ``q`` is then to be dropped) or the row itself."""
+    def _identify(self, q: np.ndarray, fresh: bool) -> np.ndarray:
+        """Rows ``q`` take a remembered or lost identity on a distinct appearance match; otherwise, with ``fresh``
+        (just confirmed), a fresh ID that stays open to recall for ``memory_recall_frames``. Returns the row that
+        now carries each identity: a re-found lost track's row (the row in ``q`` is then dropped) or the row."""
         T = self.tracks
         dest = q.copy()
-        ids = np.full(len(q), -1, np.int64)
+        ids = np.full(len(q), -1, np.int64) if fresh else T.track_id[q].copy()
+        found = np.zeros(len(q), bool)
         if self._memory_on():
             ask = np.flatnonzero(T.has_feat[q])
             if len(ask):
-                self._recall(q, ask, ids, dest)
-        fresh = ids < 0
-        ids[fresh] = self._new_ids(int(fresh.sum()))
+                found = self._recall(q, ask, ids, dest)
+        if fresh:
+            new = ~found
+            ids[new] = self._new_ids(int(new.sum()))
+            if self._memory_on() and self.config.memory_recall_frames:
+                T.recall_until[q[new]] = self.frame_id + self.config.memory_recall_frames
         T.track_id[dest] = ids
+        T.recall_until[dest[found]] = 0
         return dest
 
-    def _recall(self, q: np.ndarray, ask: np.ndarray, ids: np.ndarray, dest: np.ndarray) -> None:
+    def _gallery_exemplars(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exemplars (M, K, D) and counts of track ``rows``; a track without a good view yet uses its feature."""
+        T = self.tracks
+        ex, count = T.ex[rows].copy(), T.ex_n[rows].copy()
+        none = count == 0
+        ex[none, 0] = T.feat[rows[none]]
+        count[none] = 1
+        return ex, count
+
+    def _recall(self, q: np.ndarray, ask: np.ndarray, ids: np.ndarray, dest: np.ndarray) -> np.ndarray:
         """Match rows ``q[ask]`` against remembered identities and this tracker's confirmed and lost tracks (one
-        gallery; people in view compete in the ratio test but are never taken). Fills ``ids`` and ``dest``."""
+        gallery; people in view compete in the ratio test but are never taken). Fills ``ids`` and ``dest``;
+        returns which rows of ``q`` found an identity."""
         cfg = self.config
         T = self.tracks
         n = T.n
         qr = q[ask]
-        qf, qc = T.feat[qr], T.cls[qr]
-        first_seen = self.frame_id - T.hits[qr] + 1           # tentative tracks are matched every frame
+        qf, qc = self._query_vectors(qr), T.cls[qr]
         held = np.flatnonzero((T.state[:n] != TENTATIVE) & (T.track_id[:n] >= 0) & T.has_feat[:n])
+        held = held[~np.isin(held, qr)]
         g = self.memory.search(qf, qc, self.frame_id, skip_ids=T.track_id[held])
-        ex = np.concatenate([T.feat[held, None], T.ex[held]], axis=1)
-        d_trk = exemplar_distance(qf, ex, T.ex_n[held] + 1)
+        d_trk = exemplar_distance(qf, *self._gallery_exemplars(held))
         d_trk = np.where(T.cls[held][None, :] == qc[:, None], d_trk, np.inf)
         seen = np.concatenate([g.last_seen, self.frame_id - T.lost_for[held]])
-        eligible = seen[None, :] < first_seen[:, None]        # never someone seen while this track was
+        eligible = seen[None, :] < T.born[qr][:, None]        # never someone seen while this track was
         eligible[:, len(g.ids):] &= self._reachable(qr, held)
-        qi, gj = distinct_matches(np.concatenate([g.dist, d_trk], axis=1), cfg.memory_thresh, cfg.memory_margin,
-                                  eligible)
+        dist = np.concatenate([g.dist, d_trk], axis=1)
+        qi, gj = distinct_matches(dist, cfg.memory_thresh, cfg.memory_margin, eligible)
+        if len(qi):
+            ok = ~self._contested(dist[qi, gj], gj, g, held)
+            qi, gj = qi[ok], gj[ok]
+        found = np.zeros(len(q), bool)
+        found[ask[qi]] = True
         if not len(qi):
-            return
+            return found
         all_ids = np.concatenate([g.ids, T.track_id[held]])
         self.reentries.update(zip(all_ids[gj].tolist(), (self.frame_id - seen[gj]).tolist()))
         from_mem = gj < len(g.ids)
         if from_mem.any():
             r, mj = qr[qi[from_mem]], gj[from_mem]
             ids[ask[qi[from_mem]]] = g.ids[mj]
-            views = self.memory.ex[g.rows[mj], 1:T.ex.shape[1] + 1]      # the remembered diverse views
-            T.ex[r, :views.shape[1]] = views
-            T.ex_n[r] = views.shape[1]
+            views = self.memory.ex[g.rows[mj], :T.ex.shape[1]]      # the remembered views, then its own
+            counts = np.minimum(self.memory.count[g.rows[mj]], T.ex.shape[1])
+            for i, row in enumerate(r.tolist()):                    # a handful per frame at most
+                mine = T.ex[row, :T.ex_n[row]].copy()
+                T.ex[row, :views.shape[1]], T.ex_n[row] = views[i], counts[i]
+                if len(mine):
+                    T.ex[row:row + 1], T.ex_n[row:row + 1] = update_exemplars(
+                        T.ex[row:row + 1], T.ex_n[row:row + 1], mine[-1:])
             self.memory.remove(g.ids[mj])
         if (~from_mem).any():
             src, lost = qr[qi[~from_mem]], held[gj[~from_mem] - len(g.ids)]
             self._merge(src, lost)
             ids[ask[qi[~from_mem]]] = T.track_id[lost]
             dest[ask[qi[~from_mem]]] = lost
+        return found
+
+    def _query_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """(M, D) the mean of each track's good views (its feature while it has none), L2-normalised."""
+        ex, count = self._gallery_exemplars(rows)
+        v = np.where(np.arange(ex.shape[1])[None, :, None] < count[:, None, None], ex, 0.0).sum(axis=1)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    def _contested(self, d_pair: np.ndarray, gj: np.ndarray, g, held: np.ndarray) -> np.ndarray:
+        """For matched pairs (distance ``d_pair``, gallery column ``gj``): does a tracked person other than the
+        column's own identity look as much like that identity as the query (within ``memory_margin``)? The
+        column half of the ratio test, with the people in view as competitors."""
+        if not len(held):
+            return np.zeros(len(gj), bool)
+        T = self.tracks
+        k = T.ex.shape[1]
+        ex = np.zeros((len(gj), k, T.ex.shape[2]), np.float32)
+        count = np.full(len(gj), k)
+        mem = gj < len(g.ids)
+        if mem.any():
+            ex[mem] = self.memory.ex[g.rows[gj[mem]], :k]
+            count[mem] = self.memory.count[g.rows[gj[mem]]]
+        if (~mem).any():
+            ex[~mem], count[~mem] = self._gallery_exemplars(held[gj[~mem] - len(g.ids)])
+        d = exemplar_distance(self._query_vectors(held), ex, count)            # (H, P)
+        cls = np.concatenate([g.cls, T.cls[held]])[gj]
+        d = np.where(T.cls[held][:, None] == cls[None, :], d, np.inf)           # rivals are of the same class
+        own = np.zeros_like(d, bool)
+        own[gj[~mem] - len(g.ids), np.flatnonzero(~mem)] = True                # a track is not its own rival
+        d = np.where(own, np.inf, d)
+        return d.min(axis=0) < d_pair + self.config.memory_margin
 
     def _reachable(self, q: np.ndarray, held: np.ndarray) -> np.ndarray:
         """(Q, H): could the person of track ``held`` have walked to where track ``q`` is now since last seen?"""
@@ -498,7 +587,7 @@ class Tracker:
 
     def _lifecycle(self, rows: np.ndarray, drop: np.ndarray) -> None:
         """Unmatched confirmed -> lost; unmatched tentative, expired lost and ``drop`` rows -> removed (removed
-        confirmed identities go into the memory)."""
+        identities with good views go into the memory)."""
         T = self.tracks
         n = T.n
         if not n:
@@ -511,32 +600,30 @@ class Tracker:
         remove = drop | expired | (~matched & (state == TENTATIVE))
         if remove.any():
             if self._memory_on():
-                self.memory.put(*self.identities(np.flatnonzero(expired & ~drop & T.has_feat[:n])))
+                self.memory.put(*self.identities(np.flatnonzero(expired & ~drop & (T.ex_n[:n] > 0))))
             T.keep(~remove)
 
     def identities(self, rows: np.ndarray | None = None) -> Identities:
-        """Identities of track ``rows`` (default: every confirmed or lost track with appearance) in the form
+        """Identities of track ``rows`` (default: every confirmed or lost track with a good view) in the form
         ``IdentityMemory.put`` takes; e.g. to publish the people in view to a shared multi-camera bank."""
         T = self.tracks
         n = T.n
         if rows is None:
-            rows = np.flatnonzero((T.state[:n] != TENTATIVE) & (T.track_id[:n] >= 0) & T.has_feat[:n])
-        ex = np.concatenate([T.feat[rows, None], T.ex[rows]], axis=1)
-        k = ex.shape[1]
-        slot = np.arange(k)[None, :, None]
-        ex = np.where(slot <= T.ex_n[rows, None, None], ex, T.feat[rows, None])   # pad with the smoothed feature
-        return Identities(T.track_id[rows].copy(), ex, T.cls[rows].copy(), T.box[rows].copy(),
-                          self.frame_id - T.lost_for[rows].astype(np.int64))
+            rows = np.flatnonzero((T.state[:n] != TENTATIVE) & (T.track_id[:n] >= 0) & (T.ex_n[:n] > 0))
+        return Identities(T.track_id[rows].copy(), T.ex[rows], T.cls[rows].copy(), T.box[rows].copy(),
+                          self.frame_id - T.lost_for[rows].astype(np.int64), T.ex_n[rows].copy())
 
     def _birth(self, new_dets, fi: FrameInput) -> np.ndarray:
         cfg = self.config
         T = self.tracks
         mean, cov = self.kalman.initiate(fi.cxcywh[new_dets])
         rows = T.add(mean, cov, fi.dets[new_dets, 5], fi.dets[new_dets, 4],
-                     None if fi.emb is None else fi.emb[new_dets], fi.dets[new_dets, :4])
+                     None if fi.emb is None else fi.emb[new_dets], fi.dets[new_dets, :4], self.frame_id)
+        if fi.emb is not None and self._memory_on():
+            self._update_exemplars(rows, fi.good[new_dets], fi.emb[new_dets])
         if self.frame_id == 1 or cfg.min_hits <= 1:
             T.state[rows] = CONFIRMED
-            dest = self._identify(rows)
+            dest = self._identify(rows, fresh=True)
             out = self._rows_out(dest, new_dets, fi)
             merged = dest != rows
             if merged.any():

@@ -1,0 +1,98 @@
+"""Identity-memory search speed: 10,000 remembered identities x K exemplars x 512-d, a few queries per frame.
+
+Each identity is a random unit code; its K exemplars are views of it (code plus noise), and each query is a fresh
+view of a remembered identity (so the search has a right answer). Reports the median and 95th-percentile time of
+``IdentityMemory.search`` (what the tracker calls when a track would get a fresh ID), of ``query`` (search plus the
+matching rule), of ``put`` (one identity in, the least recently seen out), how often the shortlist used above
+``EXACT_IDS`` identities gives the same decision as an exhaustive search, and how often the query returns the right
+identity.
+
+    python benchmarks/memory_speed.py
+    python benchmarks/memory_speed.py --identities 10000 --exemplars 6 --dim 512 --queries 1 3 8
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from trackreid.tracking import memory as memory_mod
+from trackreid.tracking.memory import IdentityMemory
+
+
+def views(codes: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    v = codes + rng.normal(0.0, noise / np.sqrt(codes.shape[-1]), codes.shape)
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    fn()
+    t = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        t.append(time.perf_counter() - t0)
+    t = np.array(t) * 1e3
+    return float(np.median(t)), float(np.percentile(t, 95))
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--identities", type=int, default=10_000)
+    p.add_argument("--exemplars", type=int, default=6)
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--queries", type=int, nargs="+", default=[1, 3, 8])
+    p.add_argument("--noise", type=float, default=1.0, help="view noise (1.0: same-identity cosine ~0.5)")
+    p.add_argument("--repeats", type=int, default=200)
+    args = p.parse_args(argv)
+    rng = np.random.default_rng(0)
+    n, k, d = args.identities, args.exemplars, args.dim
+    codes = rng.normal(size=(n, d)).astype(np.float32)
+    codes /= np.linalg.norm(codes, axis=1, keepdims=True)
+    mem = IdentityMemory(size=n, exemplars=k)
+    t0 = time.perf_counter()
+    for start in range(0, n, 1000):
+        c = codes[start:start + 1000]
+        mem.put(np.arange(start + 1, start + len(c) + 1), views(np.repeat(c[:, None], k, axis=1), rng, args.noise),
+                np.zeros(len(c)), np.zeros((len(c), 4)), np.arange(start, start + len(c)))
+    print(f"identity memory: {n} identities x {k} exemplars x {d}-d ({mem.nbytes / 2**20:.0f} MiB), filled in "
+          f"{time.perf_counter() - t0:.1f} s; exhaustive up to {memory_mod.EXACT_IDS} identities, "
+          f"else a {memory_mod.SKETCH_DIM}-d shortlist of {memory_mod.SHORTLIST} per query")
+    print(f"{'queries':>7} | {'search median':>13} | {'search p95':>10} | {'query median':>12} | "
+          f"{'same decision':>15} | {'right identity':>14}")
+    for q in args.queries:
+        who = rng.integers(0, n, size=q)
+        qv = views(codes[who], rng, args.noise)
+        cls = np.zeros(q)
+        med, p95 = timed(lambda: mem.search(qv, cls, now=n), args.repeats)
+        qmed, _ = timed(lambda: mem.query(qv, cls, thresh=0.5, margin=0.05, now=n), args.repeats)
+        # the matching decision with the shortlist vs an exhaustive search, over 100 draws
+        agree = matched = 0
+        for _ in range(100):
+            who = rng.integers(0, n, size=q)
+            qv2 = views(codes[who], rng, args.noise)
+            got = mem.query(qv2, cls, thresh=0.5, margin=0.05, now=n)
+            saved, memory_mod.EXACT_IDS = memory_mod.EXACT_IDS, n + 1
+            try:
+                exact = mem.query(qv2, cls, thresh=0.5, margin=0.05, now=n)
+            finally:
+                memory_mod.EXACT_IDS = saved
+            agree += int((got == exact).sum())
+            matched += int((got == who + 1).sum())
+        print(f"{q:7d} | {med:10.3f} ms | {p95:7.3f} ms | {qmed:9.3f} ms | {agree / q:15.0f}% | "
+              f"{matched / q:13.0f}%")
+    ids = np.arange(n + 1, n + 101)
+    one = views(np.repeat(codes[:100, None], k, axis=1), rng, args.noise)
+    i = iter(range(100))
+
+    def put_one():
+        j = next(i, 0)
+        mem.put(ids[j:j + 1], one[j:j + 1], [0], np.zeros((1, 4)), [n + j])
+
+    med, p95 = timed(put_one, 99)
+    print(f"put (one identity in, the least recently seen out): median {med:.3f} ms, p95 {p95:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
