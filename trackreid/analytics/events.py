@@ -17,7 +17,7 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
   (:meth:`EventEngine.close`); its ``frame`` is the last frame it was seen.
 * ``line_cross``: the side of the line an identity stands on is *confirmed*; a crossing counts when its anchor is
   seen on the other side in ``confirm_frames`` observations in a row (frames where it is unseen, outside the line's
-  extent, or exactly on the line neither extend nor break that run). ``frame`` is the first of those frames. The
+  extent, or within ``line_margin`` box heights of the line neither extend nor break that run). ``frame`` is the first of those frames. The
   confirmed side is kept while the identity is unseen, so a track that flickers at the line, or a person who
   vanishes and comes back under the same identity, is counted once per real change of side — and a crossing
   made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the other
@@ -55,6 +55,9 @@ EVENT_TYPES = ("enter", "exit", "line_cross", "zone_enter", "zone_exit")
 class EventsConfig:
     exit_after: int = 30  #: frames an identity may stay unseen before it exits the view
     confirm_frames: int = 3  #: observations in a row on the new side (of a line, of a zone edge) to confirm it
+    #: anchors closer to a line than this fraction of their box height are on neither side (a dead band against
+    #: the jitter of someone walking along the line)
+    line_margin: float = 0.1
     max_identities: int = 10000  #: identities whose state is kept; beyond it those out of view longest are dropped
 
     def __post_init__(self) -> None:
@@ -62,6 +65,9 @@ class EventsConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
                 raise ValueError(f"EventsConfig.{name}: expected an integer >= {low}, got {v!r}")
+        if not (isinstance(self.line_margin, (int, float)) and 0 <= self.line_margin < 10):
+            raise ValueError(f"EventsConfig.line_margin: expected a fraction of the box height >= 0, "
+                             f"got {self.line_margin!r}")
 
 
 def anchors(tracks: np.ndarray) -> np.ndarray:
@@ -69,10 +75,11 @@ def anchors(tracks: np.ndarray) -> np.ndarray:
     return np.stack([(tracks[:, 0] + tracks[:, 2]) / 2, tracks[:, 3]], axis=1)
 
 
-def line_sides(points: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, np.ndarray]:
+def line_sides(points: np.ndarray, lines: list[Line], margin: np.ndarray | float = 0.0
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Side of each point (M, 2) for each line: (M, L) int8, 1 on the right-hand side, 0 on the left, and a
-    validity mask (M, L) — False when the point is exactly on the line or beyond its ends (outside the band the
-    segment sweeps perpendicular to itself)."""
+    validity mask (M, L) — False when the point is within ``margin`` pixels (scalar or (M,)) of the line, exactly on
+    it, or beyond its ends (outside the band the segment sweeps perpendicular to itself)."""
     if not lines:
         return np.zeros((len(points), 0), np.int8), np.zeros((len(points), 0), bool)
     seg = np.array([[ln.x1, ln.y1, ln.x2, ln.y2] for ln in lines], dtype=np.float64)
@@ -80,7 +87,9 @@ def line_sides(points: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, np.nd
     rel = points[:, None, :] - a[None]  # (M, L, 2)
     cross = d[None, :, 0] * rel[..., 1] - d[None, :, 1] * rel[..., 0]
     t = (rel * d[None]).sum(-1) / (d * d).sum(-1)[None]
-    valid = (cross != 0) & (t >= 0) & (t <= 1)
+    dist = np.abs(cross) / np.linalg.norm(d, axis=1)[None]
+    valid = (cross != 0) & (dist >= np.broadcast_to(np.asarray(margin, float), (len(points),))[:, None]) \
+        & (t >= 0) & (t <= 1)
     return (cross > 0).astype(np.int8), valid
 
 
@@ -146,16 +155,17 @@ class EventEngine:
                    for i, b in zip(ids[entering], back[entering])]
         pts = anchors(tracks)
         if self.lines:
-            events += self._update_lines(rows, ids, pts, frame)
+            margin = self.config.line_margin * (tracks[:, 3] - tracks[:, 1])
+            events += self._update_lines(rows, ids, pts, margin, frame)
         if self.zones:
             events += self._update_zones(rows, ids, tracks, frame)
         events += self._expire(frame - self.config.exit_after - 1)
         self._evict()
         return events
 
-    def _update_lines(self, rows, ids, pts, frame) -> list[dict]:
+    def _update_lines(self, rows, ids, pts, margin, frame) -> list[dict]:
         T, k = self._table, self.config.confirm_frames
-        s, valid = line_sides(pts, self.lines)
+        s, valid = line_sides(pts, self.lines, margin)
         cs, run, start = T["side"][rows], T["run"][rows], T["run_start"][rows]
         seed = valid & (cs < 0)
         cs[seed] = s[seed]

@@ -1,0 +1,120 @@
+"""Line counts and zone dwell times of the tracker's output against the ground truth's, on synthetic scenes.
+
+    python benchmarks/events_accuracy.py [--seeds 0 1 2 3] [--people 24] [--frames 900] [--no-reentry]
+
+Each scene (``trackreid-synth mot --reentry``: everyone leaves the view and comes back 5-20 s later) is tracked
+from its detections by three trackers; the ground-truth counts come from the same events engine run on the
+ground-truth tracks (every person, also while occluded), so the comparison isolates what the tracker's identities
+do to the counts. Appearance is the scene's synthetic embedding (identity code + noise), as in
+``tracker_quality.py``. Regions: a vertical line through the middle of the image (``mid``, people walking
+left/right), a horizontal line at 60% of the height (``lower``) and a central zone (``centre``).
+Errors are |tracker - GT| / GT in %, over all seeds together.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from trackreid.analytics import EventEngine, EventsConfig, parse_line, parse_zone
+from trackreid.synthetic import SceneConfig, generate_scene
+from trackreid.tracking.tracker import Tracker, TrackerConfig
+
+DIM = 128
+TRACKERS = {
+    "appearance + identity memory": (TrackerConfig(), True),
+    "appearance, memory off": (TrackerConfig(memory=False), True),
+    "motion only": (TrackerConfig(appearance_weight=0.0, memory=False), False),
+}
+
+
+def regions(w: int, h: int):
+    lines = [parse_line(f"{w / 2},0,{w / 2},{h}:mid"), parse_line(f"0,{0.6 * h},{w},{0.6 * h}:lower")]
+    zones = [parse_zone(f"{0.3 * w},{0.35 * h},{0.7 * w},{0.35 * h},{0.7 * w},{0.85 * h},{0.3 * w},{0.85 * h}"
+                        ":centre")]
+    return lines, zones
+
+
+def gt_tracks(scene, t: int) -> np.ndarray:
+    g = scene.gt_at(t)
+    return np.c_[g[:, 2], g[:, 3], g[:, 2] + g[:, 4], g[:, 3] + g[:, 5], g[:, 1], np.ones((len(g), 1)),
+                 np.zeros((len(g), 2))]
+
+
+def count(scene, source, cfg: EventsConfig) -> dict:
+    lines, zones = regions(scene.config.width, scene.config.height)
+    eng = EventEngine(lines, zones, fps=scene.config.fps, config=cfg)
+    for t in range(1, scene.config.num_frames + 1):
+        eng.update(source(t), t)
+    eng.close()
+    return eng.totals()
+
+
+def tracked(scene, tcfg: TrackerConfig, appearance: bool):
+    tracker = Tracker(tcfg)
+
+    def source(t):
+        dets = scene.dets_at(t)
+        emb = scene.embeddings_at(t, dim=DIM, noise=0.3) if appearance else None
+        return np.asarray(tracker.update(dets, embeddings=emb), dtype=np.float64).reshape(-1, 8)
+    return source
+
+
+def figures(totals: dict) -> dict[str, float]:
+    out = {}
+    for name, c in totals["lines"].items():
+        out[f"{name} in"], out[f"{name} out"] = c["in"], c["out"]
+    for name, z in totals["zones"].items():
+        out[f"{name} visitors"], out[f"{name} dwell s"] = z["visitors"], z["total_dwell_s"]
+    out["people"] = totals["people"]
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    ap.add_argument("--people", type=int, default=24)
+    ap.add_argument("--frames", type=int, default=900)
+    ap.add_argument("--no-reentry", action="store_true", help="normal scenes (people do not come back)")
+    ap.add_argument("--confirm-frames", type=int, default=EventsConfig.confirm_frames)
+    ap.add_argument("--exit-after", type=int, default=EventsConfig.exit_after)
+    args = ap.parse_args(argv)
+    ecfg = EventsConfig(confirm_frames=args.confirm_frames, exit_after=args.exit_after)
+    sums: dict[str, dict[str, float]] = {"ground truth": {}, **{k: {} for k in TRACKERS}}
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        scene = generate_scene(SceneConfig(num_people=args.people, num_frames=args.frames, seed=seed,
+                                           reentry=not args.no_reentry))
+        runs = {"ground truth": count(scene, lambda t: gt_tracks(scene, t), ecfg)}
+        for label, (tcfg, appearance) in TRACKERS.items():
+            runs[label] = count(scene, tracked(scene, tcfg, appearance), ecfg)
+        for label, totals in runs.items():
+            for k, v in figures(totals).items():
+                sums[label][k] = sums[label].get(k, 0.0) + v
+        print(f"seed {seed}: {time.perf_counter() - t0:.1f}s", flush=True)
+    gt = sums["ground truth"]
+    keys = list(gt)
+    what = "normal scenes" if args.no_reentry else "re-entry scenes (everyone leaves and comes back)"
+    print(f"\n{what}: seeds {args.seeds}, {args.people} people, {args.frames} frames at 30 fps; "
+          f"confirm_frames {ecfg.confirm_frames}, exit_after {ecfg.exit_after}; totals over all seeds")
+    print("| figure | ground truth | " + " | ".join(TRACKERS) + " |")
+    print("|---|---:|" + "---:|" * len(TRACKERS))
+    for k in keys:
+        cells = []
+        for label in TRACKERS:
+            v = sums[label][k]
+            err = abs(v - gt[k]) / gt[k] * 100 if gt[k] else float("nan")
+            cells.append(f"{v:.0f} ({err:.1f}%)" if "dwell" not in k else f"{v:.1f} ({err:.1f}%)")
+        print(f"| {k} | {gt[k]:.1f} | " + " | ".join(cells) + " |" if "dwell" in k else
+              f"| {k} | {gt[k]:.0f} | " + " | ".join(cells) + " |")
+    line_keys = [k for k in keys if k.endswith((" in", " out"))]
+    print("\nmean absolute error of the line counts (in and out of every line):")
+    for label in TRACKERS:
+        errs = [abs(sums[label][k] - gt[k]) / gt[k] * 100 for k in line_keys if gt[k]]
+        dwell = [abs(sums[label][k] - gt[k]) / gt[k] * 100 for k in keys if "dwell" in k and gt[k]]
+        print(f"  {label:<30} line counts {np.mean(errs):5.1f}%   zone dwell {np.mean(dwell):5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
