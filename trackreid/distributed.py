@@ -37,8 +37,8 @@ class _Bank:
 
         self.linker = GlobalIdentities.from_topology(names, topology)
 
-    def link(self, cam, frame, tracks, feats, exemplars, has):
-        return self.linker.link(cam, frame, tracks, feats, exemplars, has)
+    def link(self, cam, frame, tracks, feats, has, held):
+        return self.linker.link(cam, frame, tracks, feats, has, held)
 
     def num_identities(self) -> int:
         return self.linker.num_identities

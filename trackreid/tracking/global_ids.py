@@ -2,13 +2,14 @@
 
 Each camera keeps its own :class:`~trackreid.Tracker` (and its own identity memory, so a person who comes back to
 the same camera keeps that camera's ID). :class:`GlobalIdentities` links the per-camera track IDs into global IDs
-through a shared identity bank, the :class:`~trackreid.tracking.memory.IdentityMemory` store: a camera's new track
-takes the global ID of a banked identity only under the memory's distinctness rule (mutual best, an absolute
+through a shared identity bank, the :class:`~trackreid.tracking.memory.IdentityMemory` store holding each global
+identity's appearance centroid (the mean of its tracks' features over every frame and camera): a camera's new
+track, by its own centroid, takes the global ID of a banked identity only under the memory's distinctness rule (mutual best, an absolute
 threshold and a two-way ratio test, :func:`~trackreid.tracking.memory.distinct_matches`), never the global ID of a
 track live at the same time in the same camera, and, with a topology, only from a camera connected to it within
 the allowed transit time. A track that matches nobody gets a fresh global ID. Young tracks (fewer than
-``settle`` frames) are asked again every frame until they match or settle, so a first, poor view (a person half
-inside the frame) does not decide alone.
+``settle`` frames) are asked again every frame until they match or settle, and none is asked before ``min_age`` frames, so
+the first, poor views (a person half inside the frame) do not decide.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trackreid.tracking.memory import IdentityMemory, distinct_matches, update_exemplars
+from trackreid.tracking.memory import IdentityMemory, distinct_matches
+from trackreid.tracking.track import TENTATIVE
 
 
 @dataclass
@@ -28,28 +30,31 @@ class LinkConfig:
     """Largest cosine distance (nearest exemplar) at which a track takes a banked global ID..."""
     margin: float = 0.1
     """...and only when it beats the runner-up of its row and column by this much (two-way ratio test)."""
-    settle: int = 15
+    min_age: int = 10
+    """Frames a track is followed before its appearance is compared with the bank: a few first views of a person
+    (walking in at the image border, partly cut off) look like anybody's."""
+    settle: int = 60
     """Frames during which a track that got a fresh global ID is still compared with the bank."""
-    exemplars: int = 6
-    """Appearance exemplars kept per global identity."""
     bank_size: int = 10_000
     """Most global identities kept in the bank (least recently seen forgotten first)."""
 
 
 class Topology:
-    """Which cameras connect and how long the walk between them takes (in frames).
+    """Which cameras connect and how long the walk between them takes, in frames.
 
-    YAML::
+    Transit = first frame seen in the next camera minus last frame seen in this one (negative where the views
+    overlap). YAML (``trackreid-synth multicam`` writes the first form)::
 
-        fps: 25                 # optional: transit times below are in seconds when given, else in frames
         links:
-          - [CAM1, CAM2, 2, 20]   # from, to, min, max transit; add the reverse link for two-way paths
-          - {from: CAM2, to: CAM3, min: 0, max: 10}
+          - {cameras: [CAM1, CAM2], min_transit_frames: -300, max_transit_frames: 0}   # both directions
+          - {from: CAM2, to: CAM3, min_transit_frames: 60, max_transit_frames: 300}     # one direction
+          - [CAM3, CAM4, 30, 200]                                                      # from, to, min, max
 
-    A camera always connects to itself (re-entry). Cameras not named in any link connect to nobody else.
+    A camera always connects to itself (a person coming back to the same view). Cameras linked to nothing connect
+    to nobody else. ``tolerance`` frames of slack cover a few missed detections at either end of a transit.
     """
 
-    def __init__(self, cameras: list[str], links: list[tuple[str, str, float, float]]):
+    def __init__(self, cameras: list[str], links: list[tuple[str, str, float, float]], tolerance: int = 15):
         self.cameras = list(cameras)
         idx = {c: i for i, c in enumerate(self.cameras)}
         n = len(cameras)
@@ -57,12 +62,13 @@ class Topology:
         self.hi = np.full((n, n), -np.inf)
         np.fill_diagonal(self.lo, 0.0)
         np.fill_diagonal(self.hi, np.inf)
+        self.tolerance = int(tolerance)
         for a, b, lo, hi in links:
             for c in (a, b):
                 if c not in idx:
                     raise ValueError(f"topology: camera {c!r} is not one of the sources {self.cameras}")
-            if not 0 <= lo <= hi:
-                raise ValueError(f"topology: link {a}->{b} needs 0 <= min <= max transit, got {lo}, {hi}")
+            if not lo <= hi:
+                raise ValueError(f"topology: link {a}->{b} needs min <= max transit, got {lo}, {hi}")
             self.lo[idx[a], idx[b]], self.hi[idx[a], idx[b]] = lo, hi
 
     @classmethod
@@ -76,22 +82,32 @@ class Topology:
                 raise ValueError(f"topology file not found: {path}")
             spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(spec, dict) or not isinstance(spec.get("links", []), list):
-            raise ValueError("topology: expected a mapping with a 'links' list of [from, to, min, max]")
-        scale = float(spec.get("fps", 1.0))
+            raise ValueError("topology: expected a mapping with a 'links' list")
         links = []
         for item in spec.get("links", []):
-            if isinstance(item, dict):
-                item = [item.get("from"), item.get("to"), item.get("min", 0), item.get("max")]
-            if not isinstance(item, (list, tuple)) or len(item) != 4 or item[3] is None:
-                raise ValueError(f"topology: a link must be [from, to, min, max], got {item!r}")
-            links.append((str(item[0]), str(item[1]), float(item[2]) * scale, float(item[3]) * scale))
+            try:
+                if isinstance(item, dict):
+                    lo, hi = float(item["min_transit_frames"]), float(item["max_transit_frames"])
+                    if "cameras" in item:
+                        a, b = item["cameras"]
+                        links += [(str(a), str(b), lo, hi), (str(b), str(a), lo, hi)]
+                    else:
+                        links.append((str(item["from"]), str(item["to"]), lo, hi))
+                else:
+                    a, b, lo, hi = item
+                    links.append((str(a), str(b), float(lo), float(hi)))
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"topology: cannot read link {item!r}; expected {{cameras: [A, B], "
+                                 "min_transit_frames: N, max_transit_frames: M}, {from:, to:, ...} or "
+                                 "[from, to, min, max]") from None
         return cls(cameras, links)
 
     def allowed(self, cam: int, last_cam: np.ndarray, gap: np.ndarray, live_elsewhere: np.ndarray) -> np.ndarray:
         """Which banked identities (last seen in ``last_cam``, ``gap`` frames ago) a new track of ``cam`` may be;
-        an identity live now in another camera is possible only where the cameras overlap (min transit 0)."""
+        one still live in another camera only where the views overlap (min transit <= 0)."""
         lo, hi = self.lo[last_cam, cam], self.hi[last_cam, cam]
-        return np.where(live_elsewhere, lo <= 0, (gap >= lo) & (gap <= hi))
+        in_time = (gap >= lo - self.tolerance) & (gap <= hi + self.tolerance)
+        return np.where(live_elsewhere, lo <= 0, in_time)
 
 
 class GlobalIdentities:
@@ -103,7 +119,10 @@ class GlobalIdentities:
         self.cameras = list(cameras)
         self.cfg = config or LinkConfig()
         self.topology = topology
-        self.bank = bank if bank is not None else IdentityMemory(self.cfg.bank_size, self.cfg.exemplars)
+        self.bank = bank if bank is not None else IdentityMemory(self.cfg.bank_size, exemplars=1)
+        self._sum: list[dict[int, np.ndarray]] = [{} for _ in cameras]  # summed features of each local track
+        self._held: list[set[int]] = [set() for _ in cameras]            # local ids each camera's tracker holds
+        self._gsum: dict[int, np.ndarray] = {}                          # summed features of each global identity
         self._map: list[dict[int, int]] = [{} for _ in cameras]       # local id -> global id, per camera
         self._age: list[dict[int, int]] = [{} for _ in cameras]       # local id -> frames seen, per camera
         self._matched: list[set[int]] = [set() for _ in cameras]      # local ids whose global id came from the bank
@@ -126,18 +145,25 @@ class GlobalIdentities:
         """Global IDs (M,) for the tracker output ``tracks`` (M, 8) of camera ``cam`` at ``frame``."""
         return self.link(cam, frame, tracks, *track_appearance(tracker, tracks[:, 4].astype(np.int64)))
 
-    def link(self, cam: int, frame: int, tracks: np.ndarray, feats: np.ndarray, exemplars: np.ndarray | None,
-             has: np.ndarray) -> np.ndarray:
-        """:meth:`relabel` with the tracks' appearance given (:func:`track_appearance`): what a remote bank gets."""
+    def link(self, cam: int, frame: int, tracks: np.ndarray, feats: np.ndarray, has: np.ndarray,
+             held: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`relabel` with the tracks' smoothed features given (:func:`track_appearance`): what a remote bank
+        gets. ``held``: local IDs the camera's tracker still holds (live or lost; default: those in ``tracks``),
+        whose global IDs no other track of the camera may take."""
         local = tracks[:, 4].astype(np.int64)
-        mapping, age, matched = self._map[cam], self._age[cam], self._matched[cam]
-        ask = np.zeros(len(local), bool)
-        for i, lid in enumerate(local.tolist()):
-            age[lid] = age.get(lid, 0) + 1
-            # open to a bank match: new tracks, and young ones that got a fresh ID
-            ask[i] = has[i] and (lid not in mapping or (age[lid] <= self.cfg.settle and lid not in matched))
+        self._held[cam] = set((local if held is None else np.asarray(held, np.int64)).tolist()) | set(local.tolist())
+        mapping, age, matched, cfg = self._map[cam], self._age[cam], self._matched[cam], self.cfg
+        ages = np.array([age.get(lid, 0) + 1 for lid in local.tolist()], np.int64)
+        age.update(zip(local.tolist(), ages.tolist()))
+        sums = self._sum[cam]
+        for lid, f, h in zip(local.tolist(), feats, has.tolist()):
+            if h:
+                sums[lid] = sums[lid] + f if lid in sums else f.astype(np.float64)
+        ready = has & (ages >= cfg.min_age)
+        # open to a bank match: followed long enough to compare, still on a fresh (provisional) global ID
+        ask = ready & (ages <= cfg.settle) & np.array([lid not in matched for lid in local.tolist()], bool)
         if ask.any():
-            self._link(cam, frame, local, ask, feats, tracks)
+            self._link(cam, frame, local, ask, tracks)
         for lid in local.tolist():
             if lid not in mapping:
                 mapping[lid] = int(self.bank.allocate_ids(1)[0])
@@ -146,18 +172,23 @@ class GlobalIdentities:
         for g in gids.tolist():
             self._where[g] = (cam, frame)
         if has.any():
-            self._bank_update(gids[has], feats[has], None if exemplars is None else exemplars[has], tracks[has],
-                              frame)
+            self._bank_update(gids[has], feats[has], tracks[has], frame)
         return gids
 
-    def _link(self, cam, frame, local, ask, feats, tracks) -> None:
+    def _centroid(self, cam: int, lids) -> np.ndarray:
+        v = np.stack([self._sum[cam][lid] for lid in lids]).astype(np.float32)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    def _link(self, cam, frame, local, ask, tracks) -> None:
         rows = np.flatnonzero(ask)
-        g = self.bank.search(feats[rows], tracks[rows, 6])
+        mapping = self._map[cam]
+        # a young track's own provisional identity is in the bank too: it is not a candidate for itself
+        own = [mapping[lid] for lid in local[rows].tolist() if lid in mapping]
+        g = self.bank.search(self._centroid(cam, local[rows].tolist()), tracks[rows, 6], skip_ids=own)
         if len(g.ids) == 0:
             return
-        mapping = self._map[cam]
-        # never the global id of another track live in this camera now
-        others = [mapping[lid] for lid in local.tolist() if lid in mapping]
+        # never the global id of another track this camera still holds (live now, or lost and maybe coming back)
+        others = [mapping[lid] for lid in self._held[cam] if lid in mapping]
         eligible = ~np.isin(g.ids, np.asarray(others, np.int64))
         if self.topology is not None:
             where = np.array([self._where.get(int(i), (cam, frame)) for i in g.ids], np.int64).reshape(-1, 2)
@@ -167,53 +198,49 @@ class GlobalIdentities:
         qi, gj = distinct_matches(g.dist, self.cfg.thresh, self.cfg.margin, eligible)
         for q, j in zip(qi.tolist(), gj.tolist()):
             lid = int(local[rows[q]])
-            old = mapping.get(lid)
-            mapping[lid] = int(g.ids[j])
+            old, new = mapping.get(lid), int(g.ids[j])
+            mapping[lid] = new
             self._matched[cam].add(lid)
-            if old is not None and old != mapping[lid] and not any(old in m.values() for m in self._map):
-                self.bank.remove([old])  # a provisional identity nobody else holds: merged into the match
+            if old is not None and old != new:  # the provisional identity's appearance moves to the match
+                moved = self._gsum.pop(old, None)
+                if moved is not None:
+                    self._gsum[new] = self._gsum[new] + moved if new in self._gsum else moved
+                if not any(old in m.values() for m in self._map):
+                    self.bank.remove([old])
 
-    def _bank_update(self, gids, feats, exemplars, tracks, frame) -> None:
-        """Fold the tracks' current appearance into their global identities' exemplars (in place for banked
-        identities, so a large bank is not rewritten every frame)."""
+    def _bank_update(self, gids, feats, tracks, frame) -> None:
+        """Add the tracks' current smoothed features to their global identities' sums; the bank holds each
+        identity's centroid (written in place for banked identities, so a large bank is not rewritten per frame).
+        Centroids, not nearest views: a person's views average to something distinct, while single views (at the
+        border, far away) can look like anybody's."""
+        for g, f in zip(gids.tolist(), feats):
+            self._gsum[g] = self._gsum[g] + f if g in self._gsum else f.astype(np.float64)
+        cen = np.stack([self._gsum[g] for g in gids.tolist()]).astype(np.float32)
+        cen /= np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)
         bank = self.bank
         rows = bank.find(gids)
         new = rows < 0
         if new.any():
-            ex = feats[new][:, None, :] if exemplars is None else exemplars[new]
-            bank.put(gids[new], ex, tracks[new, 6], tracks[new, :4], np.full(int(new.sum()), frame))
+            bank.put(gids[new], cen[new][:, None, :], tracks[new, 6], tracks[new, :4], np.full(int(new.sum()), frame))
         old = np.flatnonzero(~new)
         if len(old):
-            r = rows[old]
-            ex, count = bank.ex[r], np.full(len(r), bank.k, np.int64)
-            if exemplars is not None:
-                for j in range(exemplars.shape[1]):
-                    ex, count = update_exemplars(ex, count, exemplars[old, j])
-            ex, count = update_exemplars(ex, count, feats[old])
-            _refresh(bank, r, ex, tracks[old, :4], frame)
+            _refresh(bank, rows[old], cen[old][:, None, :], tracks[old, :4], frame)
 
 
-def track_appearance(tracker, ids: np.ndarray):
-    """Smoothed features (M, D), exemplars (M, E, D) or None, and which rows have appearance (M,), of the
-    tracker's tracks ``ids``."""
+def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smoothed features (M, D) of the tracker's tracks ``ids``, which of them have one (M,), and every ID the
+    tracker still holds (confirmed or lost)."""
     m = len(ids)
     T = getattr(tracker, "tracks", None)
     if T is None or not getattr(T, "dim", 0) or m == 0:
-        return np.zeros((m, 0), np.float32), None, np.zeros(m, bool)
+        return np.zeros((m, 0), np.float32), np.zeros(m, bool), ids
     n = T.n
+    held = T.track_id[:n][T.state[:n] != TENTATIVE]
     pos = {int(t): r for r, t in enumerate(T.track_id[:n].tolist())}
     rows = np.array([pos.get(int(i), -1) for i in ids.tolist()], np.int64)
     has = rows >= 0
     has[has] = T.has_feat[rows[has]]
-    rows = np.where(has, rows, 0)
-    feats = T.feat[rows].astype(np.float32)
-    ex = None
-    if getattr(T, "n_ex", 0) and hasattr(T, "ex"):
-        cnt = T.ex_n[rows]
-        ex = T.ex[rows].copy()
-        short = np.arange(ex.shape[1])[None, :] >= cnt[:, None]
-        ex[short] = np.broadcast_to(feats[:, None, :], ex.shape)[short]  # unused slots repeat the smoothed feature
-    return feats, ex, has
+    return T.feat[np.where(has, rows, 0)].astype(np.float32), has, held
 
 
 def _refresh(bank: IdentityMemory, rows: np.ndarray, ex: np.ndarray, boxes: np.ndarray, frame: int) -> None:
