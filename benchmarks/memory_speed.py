@@ -65,8 +65,8 @@ def main(argv=None) -> None:
         who = rng.integers(0, n, size=q)
         qv = views(codes[who], rng, args.noise)
         cls = np.zeros(q)
-        med, p95 = timed(lambda: mem.search(qv, cls, now=n), args.repeats)
-        qmed, _ = timed(lambda: mem.query(qv, cls, thresh=0.5, margin=0.05, now=n), args.repeats)
+        med, p95 = timed(lambda qv=qv, cls=cls: mem.search(qv, cls, now=n), args.repeats)
+        qmed, _ = timed(lambda qv=qv, cls=cls: mem.query(qv, cls, thresh=0.5, margin=0.05, now=n), args.repeats)
         # the matching decision with the shortlist vs an exhaustive search, over 100 draws
         agree = matched = 0
         for _ in range(100):

@@ -144,7 +144,7 @@ def scene_embeddings(scene, weights: str, cache_dir: Path, key: str) -> list[np.
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an untrained network warns loudly; that is the point of that run
-        enc = build_encoder("osnet_x0_25", weights=None if weights == "none" else weights, device="cpu")
+        enc = build_encoder("osnet_x0_25", weights=weights, device="cpu")   # "none": random initialisation
     per_frame = []
     for t in range(1, n_frames + 1):
         dets = boxes[t - 1]

@@ -82,18 +82,18 @@ class TrackerConfig:
     """Most identities remembered; the least recently seen are forgotten first."""
     memory_ttl: int = 0
     """Frames an identity stays remembered after it was last seen; 0 = until ``memory_size`` evicts it."""
-    memory_thresh: float = 0.3
+    memory_thresh: float = 0.25
     """Largest cosine distance (to the nearest exemplar) at which a new track takes a remembered or lost ID..."""
-    memory_margin: float = 0.1
+    memory_margin: float = 0.05
     """...and only if that distance beats the runner-up of its row and column by this much (two-way ratio test;
     people in view compete too, so a look-alike of someone present never takes a remembered ID)."""
-    memory_speed: float = 0.25
+    memory_speed: float = 0.1
     """A lost track is re-found this way only within ``reid_gate_max`` plus this many box heights per frame it
     was missing (a bound no walker breaks; identities already removed may come back anywhere)."""
     memory_exemplars: int = 6
     """Appearance exemplars kept per identity: diverse views from good detections (score >= ``new_track_thresh``,
     not covered by someone in front, not cut by the image border, not a sliver)."""
-    memory_recall_frames: int = 30
+    memory_recall_frames: int = 90
     """A track that got a fresh ID may still take a remembered or lost ID during this many frames, when a good view
     of it arrives (people entering through the border are first seen cut off); 0 = only when it is confirmed."""
 

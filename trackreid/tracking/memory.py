@@ -172,12 +172,11 @@ class IdentityMemory:
         self.count = np.zeros(cap, np.int32)             # valid exemplar slots
         self.box = np.zeros((cap, 4), np.float32)
         self.last_seen = np.zeros(cap, np.int64)
-        self.cen = np.zeros((cap, d), np.float32)       # exemplar means: what a query is compared with
         self._sketch = np.zeros((cap, min(SKETCH_DIM, d or SKETCH_DIM)), np.float32)
 
     def _grow(self, need: int) -> None:
         cap = min(self.size, max(64, 2 * self.cap, need))
-        keep = {name: getattr(self, name)[: self.n] for name in ("ids", "cls", "ex", "count", "box", "last_seen", "cen", "_sketch")}
+        keep = {name: getattr(self, name)[: self.n] for name in ("ids", "cls", "ex", "count", "box", "last_seen", "_sketch")}
         n = self.n
         self._alloc(cap)
         for name, arr in keep.items():
@@ -199,7 +198,7 @@ class IdentityMemory:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.ids, self.cls, self.ex, self.count, self.box, self.last_seen, self.cen,
+        return sum(a.nbytes for a in (self.ids, self.cls, self.ex, self.count, self.box, self.last_seen,
                                       self._sketch))
 
     def clear(self) -> None:
@@ -240,11 +239,11 @@ class IdentityMemory:
             raise ValueError(f"identity memory: exemplars must be (M, K, D) with M={m}, got {ex.shape}")
         self._set_dim(ex.shape[2])
         counts = np.full(m, ex.shape[1]) if counts is None else np.asarray(counts).reshape(-1)
-        counts = np.clip(counts, 1, self.k)
-        if ex.shape[1] >= self.k:
-            ex = ex[:, : self.k]
-        else:
-            ex = np.concatenate([ex, np.zeros((m, self.k - ex.shape[1], ex.shape[2]), np.float32)], axis=1)
+        counts = np.clip(counts, 1, min(self.k, ex.shape[1]))
+        # a set with fewer than K views repeats them in turn: its mean stays that of its views, and the repeats
+        # are the first slots a new view replaces (update_exemplars)
+        slot = np.arange(self.k)[None, :] % counts[:, None]
+        ex = np.take_along_axis(ex, slot[:, :, None], axis=1)
         if m > self.size:                                   # more than fit: keep the most recently seen
             last = np.argsort(np.asarray(last_seen), kind="stable")[-self.size:]
             ids, ex, counts = ids[last], ex[last], counts[last]
@@ -266,8 +265,7 @@ class IdentityMemory:
         self.count[r] = counts
         self.box[r] = np.asarray(boxes, np.float32).reshape(m, 4)
         self.last_seen[r] = np.asarray(last_seen, np.int64).reshape(-1)
-        self.cen[r] = exemplar_mean(ex, counts)
-        self._sketch[r] = self.cen[r] @ self._proj
+        self._sketch[r] = exemplar_mean(ex) @ self._proj
         self.n += m
         self.next_id = max(self.next_id, int(ids.max()) + 1)
 
@@ -278,7 +276,7 @@ class IdentityMemory:
         m = int(keep.sum())
         holes = np.flatnonzero(~keep[:m])                 # deleted rows that stay inside the new range
         movers = m + np.flatnonzero(keep[m:n])            # kept rows beyond it
-        for name in ("ids", "cls", "ex", "count", "box", "last_seen", "cen", "_sketch"):
+        for name in ("ids", "cls", "ex", "count", "box", "last_seen", "_sketch"):
             arr = getattr(self, name)
             arr[holes] = arr[movers]
         self.n = m
@@ -291,6 +289,27 @@ class IdentityMemory:
             keep = np.ones(self.n, bool)
             keep[rows] = False
             self._compact(keep)
+
+    def observe(self, ids, views, cls, boxes, frame: int) -> None:
+        """Fold one new view per identity into the store: ``ids`` (M,), ``views`` (M, D) L2-normalised, ``cls``
+        (M,), ``boxes`` (M, 4), seen at ``frame``. Known identities update their exemplar set in place (diversity
+        rule of :func:`update_exemplars`), box and last-seen frame; new ones are added. For a bank fed by several
+        trackers (one call per camera and frame with the tracks in view)."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        views = np.asarray(views, np.float32).reshape(len(ids), -1)
+        boxes = np.asarray(boxes, np.float32).reshape(len(ids), 4)
+        cls = np.asarray(cls, np.float32).reshape(-1)
+        rows = self.find(ids)
+        new = rows < 0
+        if new.any():
+            self.put(ids[new], views[new][:, None, :], cls[new], boxes[new], np.full(int(new.sum()), frame))
+        old = np.flatnonzero(~new)
+        if len(old):
+            r = rows[old]
+            self.ex[r], self.count[r] = update_exemplars(self.ex[r], self.count[r], views[old])
+            self.box[r] = boxes[old]
+            self.last_seen[r] = frame
+            self._sketch[r] = exemplar_mean(self.ex[r]) @ self._proj
 
     def expire(self, now: int) -> None:
         """Forget entries not seen for more than ``ttl`` frames (no-op when ``ttl`` is 0)."""
@@ -320,7 +339,7 @@ class IdentityMemory:
             coarse = similarity(q @ self._proj, self._sketch[:n] if len(rows) == n else self._sketch[rows])
             top = np.argpartition(-coarse, SHORTLIST - 1, axis=1)[:, :SHORTLIST]
             rows = rows[np.unique(top)]
-        dist = 1.0 - similarity(q, self.cen[:n] if len(rows) == n else self.cen[rows])
+        dist = 1.0 - similarity(q, exemplar_mean(self.ex[:n] if len(rows) == n else self.ex[rows]))
         dist = np.where(self.cls[rows][None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
         return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows, self.cls[rows].copy())
 

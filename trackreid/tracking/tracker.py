@@ -48,9 +48,14 @@ from trackreid.tracking.memory import (
 )
 from trackreid.tracking.motion import SparseFlowCMC, apply_warp
 from trackreid.tracking.track import CONFIRMED, LOST, STATE_NAMES, TENTATIVE, TrackStore
-from trackreid.types import TRACK_COLS, validate_detections, validate_embeddings, validate_frame
+from trackreid.types import (
+    TRACK_COLS,
+    validate_detections,
+    validate_embeddings,
+    validate_frame,
+)
 
-__all__ = ["Tracker", "TrackerConfig", "Stage1Costs"]
+__all__ = ["Stage1Costs", "Tracker", "TrackerConfig"]
 
 _EMPTY_OUT = np.empty((0, TRACK_COLS), np.float64)
 _EMPTY_ROWS = np.empty(0, np.int64)
