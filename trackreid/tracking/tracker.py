@@ -18,8 +18,10 @@ Per frame (every step works on stacked arrays; there is no Python loop over trac
 7. Finish: one batched Kalman update and one batched feature update (smoothed feature plus a diverse exemplar set)
    for all matched tracks; state changes (tentative -> confirmed -> lost -> removed) as array operations.
 8. Memory: a track about to get a fresh ID first asks the identity memory (``trackreid.tracking.memory``) and the
-   lost tracks, anywhere in the frame: on a distinct appearance match it takes that ID (``reentries``). Removed
-   confirmed tracks go into the memory.
+   lost tracks, anywhere in the frame: on a distinct appearance match it takes that ID (``reentries``). A track
+   that got a fresh ID asks again on each new good view during ``memory_recall_frames`` (people entering through
+   the border are first seen as slivers), and then switches to the remembered ID. Removed confirmed tracks with good
+   views go into the memory.
 """
 from __future__ import annotations
 
