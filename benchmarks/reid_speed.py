@@ -1,22 +1,26 @@
-"""ReID embedding speed: trackreid's encoder beside BoxMOT's ReID backend, same weights, same frames, one run.
+"""ReID embedding speed: every runtime and thread setting side by side in one run, and BoxMOT's ReID backend.
 
-Prints (1) embedding cost per 1080p frame with 10, 40 and 100 boxes, ours (on the CPU with both runtimes, PyTorch
-and ONNX Runtime) vs BoxMOT's ``get_features`` and the ratio, with the cosine agreement of the two feature sets
-(a fair comparison computes the same thing); and (2) the bare network forward throughput (crops/s) at batch 1, 32
-and 256.
+Prints
+(1) network forward throughput (crops/s, model-ready input) for each runtime x intra-op threads x batch, idle and
+    beside a busy neighbour (another process keeping one core busy, as the video decoder and the detector do in the
+    pipeline), with each runtime's first call, and the speed-up over ONNX Runtime fp32 as trackreid ran it before
+    (2 threads, no spinning, rebuilt in memory): the row marked ``(old default)``;
+(2) embedding cost per 1080p frame with 10, 40 and 100 boxes (crop + forward) for the default encoder and the old
+    one, and BoxMOT's ``get_features`` with the cosine agreement of the two feature sets (where BoxMOT is installed).
 
-  python benchmarks/reid_speed.py                                  # auto device; fp16 on CUDA
-  python benchmarks/reid_speed.py --device cpu --frames 3
-  python benchmarks/reid_speed.py --weights path/to/osnet_x0_25_market1501.pt --reid osnet_x0_25
+  python benchmarks/reid_speed.py                                 # bundled osnet_x0_25 Market-1501 weights
+  python benchmarks/reid_speed.py --files q8_openvino_model/,reid_int8.onnx   # exported files as extra rows
+  python benchmarks/reid_speed.py --threads 1,2 --batches 1,8,32 --repeats 5 --no-boxmot
 
-Frames come from ``trackreid.synthetic`` (rendered 1080p people; boxes topped up with random person-sized boxes to
-reach each count). BoxMOT is optional (``pip install boxmot``); without it only our figures are printed.
+Calls alternate between configurations call by call, so load from other processes hits them alike; figures are
+medians. Frames come from ``trackreid.synthetic`` (rendered 1080p people, topped up with random person-sized boxes).
 """
 from __future__ import annotations
 
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +31,6 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_WEIGHTS = REPO.parent / "shared" / "data" / "reid" / "osnet_x0_25_market1501.pt"
 
 
 def _sync(device: torch.device) -> None:
@@ -62,8 +65,8 @@ def make_frames(n_frames: int, n_boxes: int, seed: int = 0):
 
 
 def time_calls(fns, items, device, repeats: int) -> list[float]:
-    """Median ms per call of each ``fn(frame, boxes)`` over ``repeats`` passes of ``items`` (after a warm-up
-    pass). The functions alternate call by call, so load from other processes hits them alike."""
+    """Median ms per call of each ``fn(*item)`` over ``repeats`` passes of ``items`` (after a warm-up pass). The
+    functions alternate call by call, so load from other processes hits them alike."""
     for fn in fns:
         for it in items:
             fn(*it)
@@ -92,85 +95,157 @@ def boxmot_backend(weights: Path, device: torch.device, half: bool, workdir: Pat
     return PyTorchBackend(local, device, half)
 
 
+class Config:
+    """One runtime x thread setting: ``forward(x)`` on model-ready crops; torch's thread count is set per call."""
+
+    def __init__(self, label: str, enc, threads: int):
+        self.label, self.enc, self.threads = label, enc, threads
+        self.first_ms = float("nan")
+
+    def forward(self, x: torch.Tensor):
+        if self.enc.runtime == "torch":
+            torch.set_num_threads(self.threads)
+        self.enc.batch_size = len(x)  # one network call per batch
+        return self.enc.forward(x)
+
+
+def _old_default(reid: str, weights, device, threads: int):
+    """The CPU encoder as trackreid built it before: ONNX Runtime fp32, ``threads`` intra-op threads, no spinning."""
+    from trackreid.reid.encoder import build_encoder
+
+    return build_encoder(reid, weights=weights, device=device, runtime="onnxruntime", threads=threads)
+
+
+def build_configs(args, device):
+    from trackreid.reid.encoder import build_encoder
+
+    cores = torch.get_num_threads()
+    out = []
+    for t in args.threads:
+        for r in args.runtimes:
+            t0 = time.perf_counter()
+            enc = build_encoder(args.reid, weights=args.weights, device=device, runtime=r, threads=t)
+            label = f"{r} fp32" + (" (old default)" if r == "onnxruntime" and t == cores else "")
+            out.append(Config(label, enc, t))
+            out[-1].build_s = time.perf_counter() - t0
+        for f in args.files:
+            t0 = time.perf_counter()
+            enc = build_encoder(None, weights=f, device=device, threads=t)
+            prec = (enc.runtime, Path(f).name)
+            out.append(Config(f"{prec[0]} {prec[1]}", enc, t))
+            out[-1].build_s = time.perf_counter() - t0
+    return out
+
+
+def forward_table(configs, device, batches, repeats, busy: bool) -> dict:
+    """{(config index, batch): median ms} with the calls interleaved across configurations."""
+    h, w = configs[0].enc.input_size
+    res = {}
+    for bsz in batches:
+        x = torch.randn(bsz, 3, h, w, generator=torch.Generator().manual_seed(bsz))
+        fns = [lambda c=c: c.forward(x) for c in configs]
+        for c, f in zip(configs, fns):
+            if bsz == batches[0] and not busy:
+                t = time.perf_counter()
+                f()
+                c.first_ms = (time.perf_counter() - t) * 1e3  # first call at this shape: warm-up cost
+        ms = time_calls(fns, [()], device, repeats)
+        for i, m in enumerate(ms):
+            res[(i, bsz)] = m
+    return res
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reid", default="osnet_x0_25")
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
-    p.add_argument("--device", default="auto")
+    p.add_argument("--weights", default=None, help="default: the architecture's trained weights (bundled for x0.25)")
+    p.add_argument("--device", default="cpu")
     p.add_argument("--runtimes", default="",
-                   help="comma-separated encoder runtimes to time (default: torch,onnxruntime on CPU, torch on GPU)")
-    p.add_argument("--frames", type=int, default=3, help="distinct frames per box count (default 3)")
-    p.add_argument("--repeats", type=int, default=0, help="passes over the frames (default: 3 on CPU, 20 on GPU)")
-    p.add_argument("--boxes", default="10,40,100")
-    p.add_argument("--batches", default="1,32,256")
+                   help="comma-separated in-memory runtimes (default: torch,onnxruntime,openvino on CPU, torch on GPU)")
+    p.add_argument("--files", default="", help="comma-separated exported files (.onnx, OpenVINO IR) timed as rows")
+    p.add_argument("--threads", default="", help="intra-op thread settings to time (default: 1 and all cores)")
+    p.add_argument("--batches", default="1,8,32")
+    p.add_argument("--busy-batch", type=int, default=8, help="batch timed beside a busy neighbour (default 8)")
+    p.add_argument("--repeats", type=int, default=7, help="timed calls per configuration and batch (default 7)")
+    p.add_argument("--frames", type=int, default=2, help="distinct frames per box count (default 2)")
+    p.add_argument("--boxes", default="10,40")
     p.add_argument("--no-boxmot", action="store_true")
+    p.add_argument("--no-busy", action="store_true", help="skip the busy-neighbour column")
     args = p.parse_args(argv)
+    warnings.simplefilter("ignore")
 
     from trackreid.reid.encoder import build_encoder, resolve_torch_device
+    from trackreid.reid.runtimes import onnxruntime_available, openvino_available
 
     device = resolve_torch_device(args.device)
-    weights = Path(args.weights)
-    if not weights.is_file():
-        print(f"weights {weights} not found; pass --weights", file=sys.stderr)
-        return 1
-    runtimes = [r for r in args.runtimes.split(",") if r] or (
-        ["torch", "onnxruntime"] if device.type == "cpu" else ["torch"])
-    encs = {r: build_encoder(args.reid, weights=weights, device=device, runtime=r) for r in runtimes}
-    enc0 = next(iter(encs.values()))
-    repeats = args.repeats or (20 if device.type == "cuda" else 3)
-    print(f"# device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}, "
-          f"{torch.get_num_threads()} torch threads), model={args.reid}, half={enc0.half}, weights={weights.name}, "
-          f"torch {torch.__version__}")
+    cores = torch.get_num_threads()
+    avail = {"torch": True, "onnxruntime": onnxruntime_available(), "openvino": openvino_available()}
+    args.runtimes = [r for r in args.runtimes.split(",") if r] or (
+        [r for r in ("torch", "onnxruntime", "openvino") if avail[r]] if device.type == "cpu" else ["torch"])
+    args.files = [f for f in args.files.split(",") if f]
+    args.threads = [int(t) for t in args.threads.split(",") if t] or sorted({1, cores})
+    batches = [int(b) for b in args.batches.split(",")]
+    configs = build_configs(args, device)
+    default = build_encoder(args.reid, weights=args.weights, device=device)
+    print(f"# device={device}, {cores} torch threads on {torch.get_num_threads()} cores, model={args.reid}, "
+          f"weights={args.weights or 'default (bundled)'}, default encoder: {default.runtime}, "
+          f"threads={default.threads or cores}; torch {torch.__version__}")
 
+    idle = forward_table(configs, device, batches, args.repeats, busy=False)
+    busy = {}
+    if not args.no_busy and device.type == "cpu":
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one core busy, as decode/detect are
+        try:
+            time.sleep(0.3)
+            busy = forward_table(configs, device, [args.busy_batch], args.repeats, busy=True)
+        finally:
+            hog.kill()
+            hog.wait()
+
+    old = next((i for i, c in enumerate(configs) if "(old default)" in c.label), None)
+    print("\n## Network forward, crops/s (median; model-ready input)")
+    head = " | ".join(f"batch {b}" for b in batches)
+    print(f"| runtime | threads | {head} | x old at batch {batches[-1]} | batch {args.busy_batch} beside a busy "
+          f"core (ms) | first call (ms) | build (s) |")
+    print("|---|---:|" + "---:|" * len(batches) + "---:|---:|---:|---:|")
+    for i, c in enumerate(configs):
+        rates = " | ".join(f"{b / idle[(i, b)] * 1e3:,.0f}" for b in batches)
+        ratio = (f"{idle[(old, batches[-1])] / idle[(i, batches[-1])]:.2f}x" if old is not None else "-")
+        b_ms = f"{busy[(i, args.busy_batch)]:.1f}" if busy else "-"
+        print(f"| {c.label} | {c.threads} | {rates} | {ratio} | {b_ms} | {c.first_ms:.0f} | {c.build_s:.1f} |")
+
+    print("\n## Embedding cost per 1080p frame, crop + forward (ms, median)")
+    old_enc = _old_default(args.reid, args.weights, device, cores) if device.type == "cpu" and avail[
+        "onnxruntime"] else None
+    encs = {f"default ({default.runtime})": default}
+    if old_enc is not None:
+        encs["old default (onnxruntime)"] = old_enc
     bm = None
     tmp = tempfile.TemporaryDirectory()
     if not args.no_boxmot:
         try:
+            from trackreid.reid.weights import resolve_weights
+
+            wpath = resolve_weights(args.weights or "osnet_x0_25_market1501")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                bm = boxmot_backend(weights, device, enc0.half, Path(tmp.name))
+                bm = boxmot_backend(Path(wpath), device, default.half, Path(tmp.name))
         except Exception as exc:  # noqa: BLE001
             print(f"# BoxMOT backend unavailable ({type(exc).__name__}: {exc}); ours only")
-
-    print("\n## Embedding cost per 1080p frame (ms, median)")
-    cols = " | ".join(f"trackreid ({r})" for r in encs)
-    print(f"| boxes | {cols} | BoxMOT get_features | BoxMOT / best ours | cosine ours vs BoxMOT (mean / min) |")
+    cols = " | ".join(encs)
+    print(f"| boxes | {cols} | BoxMOT get_features | BoxMOT / default | cosine default vs BoxMOT (mean / min) |")
     print("|---:|" + "---:|" * (len(encs) + 2) + "---|")
     for n in (int(v) for v in args.boxes.split(",")):
         items = make_frames(args.frames, n, seed=n)
         fns = list(encs.values()) + ([lambda f, b: bm.get_features(b, f)] if bm is not None else [])
-        times = time_calls(fns, items, device, repeats)
+        times = time_calls(fns, items, device, max(1, args.repeats // 3))
         ours = " | ".join(f"{t:.1f}" for t in times[:len(encs)])
         if bm is not None:
-            theirs = times[-1]
-            cos = np.concatenate([(enc0(f, b) * bm.get_features(b, f)).sum(1) for f, b in items])
-            print(f"| {n} | {ours} | {theirs:.1f} | {theirs / min(times[:len(encs)]):.2f}x | "
-                  f"{cos.mean():.4f} / {cos.min():.4f} |")
+            cos = np.concatenate([(default(f, b) * bm.get_features(b, f)).sum(1) for f, b in items])
+            print(f"| {n} | {ours} | {times[-1]:.1f} | {times[-1] / times[0]:.2f}x | {cos.mean():.4f} / "
+                  f"{cos.min():.4f} |")
         else:
             print(f"| {n} | {ours} | - | - | - |")
-
-    print("\n## Bare network forward (crops/s, model-ready input on the device)")
-    print("| batch | " + " | ".join(f"{r} crops/s | {r} ms per batch" for r in encs) + " |")
-    print("|---:|" + "---:|---:|" * len(encs))
-    h, w = enc0.input_size
-    for bsz in (int(v) for v in args.batches.split(",")):
-        row = []
-        for enc in encs.values():
-            x = torch.randn(bsz, 3, h, w, device=device, dtype=enc.dtype)
-            if enc.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            enc.batch_size = bsz  # one network call per batch
-            iters = (max(1, (repeats * 10) // max(1, bsz // 8)) if device.type == "cuda"
-                     else max(1, 8 // max(1, bsz // 4)))
-            enc.forward(x)
-            _sync(device)
-            t = time.perf_counter()
-            for _ in range(iters):
-                enc.forward(x)
-            _sync(device)
-            dt = (time.perf_counter() - t) / iters
-            row.append(f"{bsz / dt:,.0f} | {dt * 1e3:.1f}")
-        print(f"| {bsz} | " + " | ".join(row) + " |")
     tmp.cleanup()
     return 0
 

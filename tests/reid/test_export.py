@@ -1,4 +1,5 @@
-"""ONNX export: dynamic batch, output equal to PyTorch within 1e-3; the CLI's success and error paths."""
+"""Exports (ONNX, OpenVINO, INT8): checked against PyTorch before they are written; the CLI's success and error
+paths."""
 from __future__ import annotations
 
 import numpy as np
@@ -73,3 +74,59 @@ def test_tensorrt_missing_is_a_clear_error(ckpt, tmp_path):
     else:  # pragma: no cover - only where TensorRT is installed
         if torch.cuda.is_available():
             assert export_tensorrt("osnet_x0_25", ckpt, tmp_path / "m.engine").path.is_file()
+
+
+# ---------------------------------------------------------------- OpenVINO and INT8 (NNCF)
+
+
+def test_cli_writes_openvino_and_int8_needs_onnx_or_openvino(ckpt, tmp_path, capsys):
+    pytest.importorskip("openvino")
+    out = tmp_path / "ov_openvino_model"  # Ultralytics' naming: <stem>_openvino_model/<stem>.xml
+    assert main(["--weights", str(ckpt), "--format", "openvino", "--output", str(out)]) == 0
+    assert (out / "ov.xml").is_file() and (out / "ov.bin").is_file()
+    assert "min cosine to PyTorch" in capsys.readouterr().out
+    assert main(["--weights", str(ckpt), "--format", "engine", "--int8"]) == 1
+    assert "--int8 is for --format onnx or openvino" in capsys.readouterr().err
+
+
+def test_failed_int8_check_writes_nothing(tmp_path, monkeypatch):
+    """A quantised model that misses the bar is not written; the error says by how much."""
+    pytest.importorskip("nncf")
+    import trackreid.reid.export as E
+    from trackreid.reid.crop_sets import synthetic_crop_set
+
+    monkeypatch.setattr(E, "INT8_TOLERANCE", -1.0)  # a bar no model passes: it would have to gain rank-1 of 1.0
+    small = synthetic_crop_set(12)
+    monkeypatch.setattr("trackreid.reid.crop_sets.synthetic_crop_set", lambda *a, **k: small)
+    with pytest.raises(ExportError, match=r"INT8 loses too much .*rank-1 .*margin .*not written"):
+        E.export("osnet_x0_25", "osnet_x0_25_market1501", "onnx", tmp_path / "q.onnx", int8=True, calib_count=16)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["openvino", "onnx"])
+def test_int8_on_mot17_crops_keeps_rank1_and_margin(shared_data, tmp_path, fmt):
+    """INT8 calibrated on MOT17 ground-truth crops passes the export check, and the written file, loaded through
+    build_encoder, keeps rank-1 and the identity margin within 1 point of PyTorch fp32 on those crops."""
+    pytest.importorskip("nncf")
+    if fmt == "openvino":
+        pytest.importorskip("openvino")
+    from trackreid.reid.crop_sets import load_crop_set, retrieval_scores
+    from trackreid.reid.encoder import build_encoder
+
+    mot = shared_data / "mot17-mini"
+    res = _int8_export(fmt, mot, tmp_path)
+    q8 = build_encoder(None, weights=res.path, device="cpu")
+    assert q8.runtime == ("openvino" if fmt == "openvino" else "onnxruntime")
+    crops = load_crop_set(mot)
+    fp = retrieval_scores(build_encoder("osnet_x0_25", device="cpu", runtime="torch").encode_crops(crops.crops), crops)
+    got = retrieval_scores(q8.encode_crops(crops.crops), crops)
+    assert got["rank1"] >= fp["rank1"] - 0.01 and got["margin"] >= fp["margin"] - 0.01, (got, fp)
+    assert res.scores["int8"]["rank1"] == pytest.approx(got["rank1"], abs=0.02)
+
+
+def _int8_export(fmt, calib, tmp_path):
+    from trackreid.reid.export import export as run_export
+
+    out = tmp_path / ("q8.onnx" if fmt == "onnx" else "q8_openvino_model")
+    return run_export("osnet_x0_25", "osnet_x0_25_market1501", fmt, out, int8=True, calib=calib)

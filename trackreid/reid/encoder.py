@@ -3,9 +3,11 @@
 Per frame the image goes to the device once (as uint8); every box is cut and resized there in one batched
 ``torchvision.ops.roi_align`` call (bilinear, ``aligned=True``, with adaptive sampling so that large boxes are
 averaged rather than aliased when shrunk), then BGR -> RGB, /255 and the model's mean/std, and one forward per chunk
-of ``batch_size`` crops. On CUDA the network runs in PyTorch, fp16 and channels_last. On the CPU it runs in ONNX
-Runtime when that is installed (an in-memory export checked against PyTorch when the encoder is built; about 2.5x
-the crops per second of PyTorch's CPU kernels for OSNet), else in PyTorch with channels_last.
+of ``batch_size`` crops. On CUDA the network runs in PyTorch, fp16 and channels_last. On the CPU it runs, by
+default, in OpenVINO when installed, else in ONNX Runtime (an in-memory ONNX export checked against PyTorch when
+the encoder is built), else in PyTorch with channels_last; ``runtime=`` picks one (``benchmarks/reid_speed.py``
+measures them all). An exported file (``.onnx``, OpenVINO IR, TensorRT ``.engine``) passed as ``weights`` runs in
+its own runtime with the same preprocessing (``trackreid.reid.runtimes``).
 The CPU path runs the same roi_align arithmetic in fp32 (box by box from small regions, spread over the intra-op
 threads, because there converting the whole frame to float costs more than the crops), so features agree within
 floating-point tolerance.
@@ -19,11 +21,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from trackreid.types import validate_frame
+
+from .runtimes import OpenVINORunner as _OpenVINORunner
+from .runtimes import OrtRunner as _OrtRunner
+from .runtimes import file_format, load_runner, onnxruntime_available, openvino_available
 
 __all__ = ["Encoder", "build_encoder", "resolve_torch_device"]
 
@@ -31,7 +38,8 @@ __all__ = ["Encoder", "build_encoder", "resolve_torch_device"]
 NO_WEIGHTS_WARNING = (
     "ReID encoder {name!r} has NO trained weights: it is randomly initialised, so its embeddings barely separate "
     "people and identities will be poor (ID switches after occlusions). Pass weights=... (a file or a known name "
-    "such as 'osnet_x0_25_market1501'; see trackreid.reid.weights.known_weights())."
+    "such as 'osnet_x0_25_market1501'; see trackreid.reid.weights.known_weights()), or use 'osnet_x0_25', whose "
+    "trained weights ship with trackreid."
 )
 
 
@@ -64,39 +72,19 @@ def resolve_torch_device(device="auto") -> torch.device:
 
 _POOL = None
 
-
-RUNTIMES = ("auto", "torch", "onnxruntime")
+RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
+# what runtime="auto" picks on the CPU, fastest first (measured with benchmarks/reid_speed.py)
+CPU_AUTO_ORDER = ("openvino", "onnxruntime")
+_AVAILABLE = {"onnxruntime": lambda: _onnxruntime_available(), "openvino": lambda: _openvino_available()}
+_INSTALL = {"onnxruntime": "pip install onnx onnxruntime", "openvino": "pip install onnx openvino"}
 
 
 def _onnxruntime_available() -> bool:
-    """onnxruntime runs the graph; onnx is what torch's exporter writes it with."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return onnxruntime_available()
 
 
-class _OrtRunner:
-    """The network as an ONNX Runtime session (CPU): (N, 3, H, W) float32 tensor -> (N, D) float32 tensor."""
-
-    def __init__(self, model: torch.nn.Module, input_size: tuple[int, int]):
-        import onnxruntime as ort
-
-        from .export import onnx_model_bytes
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = torch.get_num_threads()  # respects torch.set_num_threads
-        # no busy-waiting between calls: the detector and the crop threads need those cores
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(onnx_model_bytes(model, input_size), opts,
-                                            providers=["CPUExecutionProvider"])
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.session.run(None, {"images": x.contiguous().numpy()})[0]
-        return torch.from_numpy(out)
+def _openvino_available() -> bool:
+    return openvino_available() and onnxruntime_available()  # onnx writes the graph OpenVINO reads
 
 
 def _cpu_pool(workers: int):
@@ -173,33 +161,39 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
 class Encoder:
     """Turns (frame, boxes) into (N, D) float32 L2-normalised embeddings (see the module docstring).
 
-    model: the network (eval mode is set here); spec: its ``ModelSpec`` (input size, mean, std, feature_dim).
-    device: where everything runs. half: fp16 (CUDA only; None = on CUDA). batch_size: crops per forward; bigger
-    N is split into chunks of this size. sampling_ratio: roi_align samples per output pixel per axis; 0 (default)
-    adapts to the box size (ceil(box / output)), which averages when shrinking large boxes instead of aliasing.
-    runtime: what runs the network: "torch", "onnxruntime" (CPU only) or "auto" (default: onnxruntime on the CPU
-    when installed, torch otherwise). The onnxruntime graph is checked against PyTorch on one batch when built;
-    if they disagree (max |diff| > 1e-3) the encoder warns and stays on torch.
+    model: the network (eval mode is set here), or None when ``runner`` runs an exported file; spec: its
+    ``ModelSpec`` (input size, mean, std, feature_dim). device: where crops are cut and the network runs.
+    half: fp16 (CUDA only; None = on CUDA). batch_size: crops per forward; bigger N is split into chunks of this
+    size. sampling_ratio: roi_align samples per output pixel per axis; 0 (default) adapts to the box size
+    (ceil(box / output)), which averages when shrinking large boxes instead of aliasing.
+    runtime: what runs ``model``: "torch", "onnxruntime" or "openvino" (CPU only; an in-memory ONNX export), or
+    "auto" (default: on the CPU the first installed of ``CPU_AUTO_ORDER``, else torch). An in-memory graph is
+    checked against PyTorch on one batch when built; if they disagree (max |diff| > 1e-3) or the export fails,
+    the encoder warns and stays on torch. threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None:
+    ``torch.get_num_threads()``). runner: a ready runner from ``trackreid.reid.runtimes.load_runner`` (an
+    exported file); it decides the runtime and device, ``model`` is then None.
     """
 
-    def __init__(self, model: torch.nn.Module, spec, device="auto", half: bool | None = None, batch_size: int = 64,
-                 sampling_ratio: int = 0, weights_report=None, runtime: str = "auto"):
+    def __init__(self, model: torch.nn.Module | None, spec, device="auto", half: bool | None = None,
+                 batch_size: int = 64, sampling_ratio: int = 0, weights_report=None, runtime: str = "auto",
+                 threads: int | None = None, runner=None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-        if runtime not in RUNTIMES:
+        if runner is None and runtime not in RUNTIMES:
             raise ValueError(f"runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
-        self.device = resolve_torch_device(device)
-        if runtime == "onnxruntime":
+        self.device = runner.device if runner is not None else resolve_torch_device(device)
+        self.threads = threads
+        if runner is None and runtime in _AVAILABLE:
             if self.device.type != "cpu":
-                raise ValueError(f"runtime 'onnxruntime' runs on the CPU; on {self.device} use runtime='torch' "
+                raise ValueError(f"runtime {runtime!r} runs on the CPU; on {self.device} use runtime='torch' "
                                  "(fp16, channels_last) or 'auto'")
-            if not _onnxruntime_available():
-                raise ValueError("runtime 'onnxruntime' needs the onnx and onnxruntime packages "
-                                 "(pip install onnx onnxruntime)")
-        elif runtime == "auto":
-            runtime = "onnxruntime" if self.device.type == "cpu" and _onnxruntime_available() else "torch"
-        if half is None:
-            half = self.device.type == "cuda"
+            if not _AVAILABLE[runtime]():
+                raise ValueError(f"runtime {runtime!r} needs its package ({_INSTALL[runtime]})")
+        elif runner is None and runtime == "auto":
+            runtime = next((r for r in CPU_AUTO_ORDER if _AVAILABLE[r]()), "torch") \
+                if self.device.type == "cpu" else "torch"
+        if runner is not None or half is None:
+            half = self.device.type == "cuda" and runner is None
         elif half and self.device.type != "cuda":
             warnings.warn(f"half=True is for CUDA; running fp32 on {self.device}", stacklevel=2)
             half = False
@@ -211,13 +205,16 @@ class Encoder:
         self.sampling_ratio = int(sampling_ratio)
         self.weights_report = weights_report
         self.dtype = torch.float16 if self.half else torch.float32
-        self.model = model.eval().to(self.device)
-        if self.half:
-            self.model = self.model.half()
-        self._ort = self._build_ort() if runtime == "onnxruntime" else None
-        self.runtime = "onnxruntime" if self._ort is not None else "torch"
+        self.model = None
+        if model is not None:
+            self.model = model.eval().to(self.device)
+            if self.half:
+                self.model = self.model.half()
+        self._runner = runner if runner is not None else (
+            self._build_runtime(runtime) if runtime in _AVAILABLE else None)
+        self.runtime = self._runner.name if self._runner is not None else "torch"
         # channels_last: faster convolutions with cuDNN fp16 and with oneDNN on CPU (~1.3x for OSNet x0.25 there)
-        self.channels_last = self._ort is None and self.device.type in ("cuda", "cpu")
+        self.channels_last = self._runner is None and self.device.type in ("cuda", "cpu")
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # x_norm = x_bgr_flipped * scale + bias  (== (x / 255 - mean) / std, per RGB channel)
@@ -228,27 +225,39 @@ class Encoder:
         self._pinned: torch.Tensor | None = None
         self._uploaded = None  # CUDA event: the last copy out of the pinned buffer has completed
 
-    def _build_ort(self) -> _OrtRunner | None:
-        """The onnxruntime session for the CPU, checked against PyTorch; None (torch is used) if the export fails
-        or the two disagree."""
+    @property
+    def _ort(self):
+        """The ONNX Runtime runner, if that is what runs the network (kept for callers of the old attribute)."""
+        return self._runner if self.runtime == "onnxruntime" else None
+
+    def _build_runtime(self, runtime: str):
+        """The in-memory ONNX Runtime / OpenVINO runner for the CPU, checked against PyTorch; None (torch is used)
+        if the export or the runtime fails or the two disagree."""
+        from .export import onnx_model_bytes
+
         try:
-            runner = _OrtRunner(self.model, self.input_size)
+            graph = onnx_model_bytes(self.model, self.input_size)
+            runner = (_OrtRunner(graph, self.threads, where=f"{self.spec.name} (in-memory ONNX)")
+                      if runtime == "onnxruntime" else
+                      _OpenVINORunner(graph, self.threads, where=f"{self.spec.name} (in-memory OpenVINO)"))
         except Exception as exc:  # noqa: BLE001 - any exporter/runtime failure: PyTorch still works
-            warnings.warn(f"{self.spec.name} could not run in onnxruntime ({type(exc).__name__}: "
+            warnings.warn(f"{self.spec.name} could not run in {runtime} ({type(exc).__name__}: "
                           f"{' '.join(str(exc).split())[:200]}); the encoder runs in PyTorch instead", stacklevel=3)
             return None
         x = torch.randn((2, 3, *self.input_size), generator=torch.Generator().manual_seed(0))
         with torch.inference_mode():
             ref = torch.nn.functional.normalize(self.model(x).float(), dim=1)
-        diff = float((runner(x) - ref).abs().max())
+            got = torch.nn.functional.normalize(runner(x).float(), dim=1)
+        diff = float((got - ref).abs().max()) if got.shape == ref.shape else float("inf")
         if not diff <= 1e-3:
-            warnings.warn(f"onnxruntime output of {self.spec.name} differs from PyTorch by {diff:.1e}; the encoder "
+            warnings.warn(f"{runtime} output of {self.spec.name} differs from PyTorch by {diff:.1e}; the encoder "
                           "runs in PyTorch instead", stacklevel=3)
             return None
         return runner
 
     def __repr__(self) -> str:
         return (f"Encoder({self.spec.name}, dim={self.dim}, device={self.device}, runtime={self.runtime}, "
+                f"threads={self.threads}, "
                 f"half={self.half}, "
                 f"input={self.input_size[0]}x{self.input_size[1]}, batch_size={self.batch_size})")
 
@@ -322,7 +331,7 @@ class Encoder:
         """Model-ready batch -> (N, D) float32 L2-normalised features on the device, in chunks of batch_size."""
         n = x.shape[0]
         out = torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
-        run = self._ort if self._ort is not None else self.model
+        run = self._runner if self._runner is not None else self.model
         for s in range(0, n, self.batch_size):
             out[s:s + self.batch_size] = run(x[s:s + self.batch_size]).float()
         return torch.nn.functional.normalize(out, dim=1)
@@ -346,66 +355,98 @@ class Encoder:
 
     embed = __call__
 
-    @torch.inference_mode()
-    def encode_crops(self, crops) -> np.ndarray:
-        """Embeddings of already-cut BGR uint8 crops (a list of (h, w, 3) arrays of any sizes, or (N, h, w, 3)),
-        with the same resize and normalisation as ``__call__`` (each crop is treated as a whole-image box)."""
+    @staticmethod
+    def _as_crops(crops) -> list:
         if isinstance(crops, np.ndarray) and crops.ndim == 3:
             crops = [crops]
         crops = list(crops)
-        if not crops:
-            return np.empty((0, self.dim), np.float32)
         for i, c in enumerate(crops):
             try:
                 validate_frame(c)
             except ValueError as exc:
                 raise ValueError(f"crops[{i}]: {exc}") from None
+        return crops
+
+    @torch.inference_mode()
+    def preprocess_crops(self, crops) -> torch.Tensor:
+        """Model-ready input (N, 3, H, W) of already-cut BGR uint8 crops (see ``encode_crops``)."""
+        crops = self._as_crops(crops)
+        if not crops:
+            return torch.empty((0, 3, *self.input_size), dtype=self.dtype, device=self.device)
+        return torch.cat([self._crops_chunk(crops[s:s + self.batch_size])
+                          for s in range(0, len(crops), self.batch_size)])
+
+    def _crops_chunk(self, part: list) -> torch.Tensor:
+        hm = max(c.shape[0] for c in part)
+        wm = max(c.shape[1] for c in part)
+        canvas = torch.zeros((len(part), hm, wm, 3), dtype=torch.uint8)
+        for i, c in enumerate(part):
+            h, w = c.shape[:2]
+            t = torch.from_numpy(np.ascontiguousarray(c))
+            canvas[i, :h, :w] = t
+            # replicate the last row/column once: bilinear taps at the crop edge then read what they would
+            # read at a frame border (the frame path's clamping), so both paths give the same pixels
+            if h < hm:
+                canvas[i, h, :w] = t[-1]
+            if w < wm:
+                canvas[i, :h, w] = t[:, -1]
+            if h < hm and w < wm:
+                canvas[i, h, w] = t[-1, -1]
+        img = canvas.to(self.device).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+        rois = torch.tensor([[i, 0.0, 0.0, c.shape[1], c.shape[0]] for i, c in enumerate(part)],
+                            dtype=torch.float32, device=self.device)
+        return self._normalise(_roi_align(img, rois, self.input_size, self.sampling_ratio))
+
+    @torch.inference_mode()
+    def encode_crops(self, crops) -> np.ndarray:
+        """Embeddings of already-cut BGR uint8 crops (a list of (h, w, 3) arrays of any sizes, or (N, h, w, 3)),
+        with the same resize and normalisation as ``__call__`` (each crop is treated as a whole-image box)."""
+        crops = self._as_crops(crops)
+        if not crops:
+            return np.empty((0, self.dim), np.float32)
         out = torch.empty((len(crops), self.dim), dtype=torch.float32, device=self.device)
         for s in range(0, len(crops), self.batch_size):
-            part = crops[s:s + self.batch_size]
-            hm = max(c.shape[0] for c in part)
-            wm = max(c.shape[1] for c in part)
-            canvas = torch.zeros((len(part), hm, wm, 3), dtype=torch.uint8)
-            for i, c in enumerate(part):
-                h, w = c.shape[:2]
-                t = torch.from_numpy(np.ascontiguousarray(c))
-                canvas[i, :h, :w] = t
-                # replicate the last row/column once: bilinear taps at the crop edge then read what they would
-                # read at a frame border (the frame path's clamping), so both paths give the same pixels
-                if h < hm:
-                    canvas[i, h, :w] = t[-1]
-                if w < wm:
-                    canvas[i, :h, w] = t[:, -1]
-                if h < hm and w < wm:
-                    canvas[i, h, w] = t[-1, -1]
-            img = canvas.to(self.device).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
-            rois = torch.tensor([[i, 0.0, 0.0, c.shape[1], c.shape[0]] for i, c in enumerate(part)],
-                                dtype=torch.float32, device=self.device)
-            x = _roi_align(img, rois, self.input_size, self.sampling_ratio)
-            out[s:s + len(part)] = self.forward(self._normalise(x))
+            out[s:s + self.batch_size] = self.forward(self._crops_chunk(crops[s:s + self.batch_size]))
         return out.cpu().numpy()
 
 
 def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto", half: bool | None = None,
-                  batch_size: int = 64, *, sampling_ratio: int = 0, runtime: str = "auto", trust: bool = False,
-                  allow_unverified: bool | None = None) -> Encoder:
+                  batch_size: int = 64, *, sampling_ratio: int = 0, runtime: str = "auto", threads: int | None = None,
+                  trust: bool = False, allow_unverified: bool | None = None) -> Encoder:
     """Build a ReID encoder.
 
     name: a model name (``osnet_x1_0``, ``osnet_x0_25``, ``osnet_ain_x1_0``, ``bdb``, ``pmm``; see
-        ``trackreid.reid.models.list_models()``), or None to take the architecture from ``weights``
-        (manifest entry, trackreid checkpoint, BoxMOT's ``<arch>_<dataset>.pt`` file name, or the tensors).
-        A trackreid checkpoint trained at another input size (``height``/``width``) is fed crops of that size.
-    weights: a checkpoint path, a known name (``osnet_x0_25_market1501``; downloaded once, sha256-checked), or
-        None for random weights (a loud warning: identities will be poor).
+        ``trackreid.reid.models.list_models()``), or None / ``"auto"`` to take the architecture from ``weights``
+        (an exported file, a manifest entry, a trackreid checkpoint, BoxMOT's ``<arch>_<dataset>.pt`` file name, or
+        the tensors). A trackreid checkpoint trained at another input size (``height``/``width``) is fed crops of
+        that size.
+    weights:
+        * None (default): the architecture's trained weights (``trackreid.reid.weights.default_weights``):
+          ``osnet_x0_25`` uses Market-1501 weights shipped inside the package (sha256-checked); other OSNets download
+          theirs once (offline: one line saying which file to fetch and where to put it). Architectures with no
+          known weights (``bdb``, ``pmm``, ``osnet_ain_x0_*``) run untrained with a loud warning.
+        * ``"none"``: untrained on purpose (random initialisation, same warning).
+        * a PyTorch checkpoint path or a known weights name (``osnet_x0_25_market1501``).
+        * an exported file: ``.onnx`` (ONNX Runtime; its CUDA provider on a GPU when installed), an OpenVINO IR
+          ``.xml`` or its folder (OpenVINO, CPU), a TensorRT ``.engine`` (CUDA). Input size and embedding size come
+          from the file; ``runtime``, ``half`` and the ``name`` (if given, it must match what the file records) do
+          not change what runs.
     device: "auto" (CUDA if usable, else CPU), "cpu", "cuda", "cuda:N". half: fp16 (CUDA only); None = on CUDA.
-    batch_size: crops per forward pass. runtime: "auto" (onnxruntime on the CPU when installed, else torch),
-        "torch" or "onnxruntime" (see :class:`Encoder`). trust / allow_unverified: see ``trackreid.reid.weights``.
+    batch_size: crops per forward pass. runtime: for PyTorch weights, "auto" (on the CPU OpenVINO, else ONNX
+        Runtime, else torch; see ``CPU_AUTO_ORDER``), "torch", "onnxruntime" or "openvino" (see :class:`Encoder`).
+    threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None: ``torch.get_num_threads()``).
+    trust / allow_unverified: see ``trackreid.reid.weights``.
     """
     from .models.registry import build_model, get_spec
     from .weights import checkpoint_arch, load_weights, read_checkpoint
 
+    if isinstance(name, str) and name.strip().lower() == "auto":
+        name = None
+    untrained = weights is not None and isinstance(weights, str) and weights.strip().lower() in {"", "none"}
+    if weights is not None and not untrained and file_format(weights) is not None:
+        return _encoder_from_file(name, weights, device, batch_size, sampling_ratio, runtime, threads)
     ck = None
-    if weights is not None and not (isinstance(weights, str) and weights.strip().lower() in {"", "none"}):
+    if weights is not None and not untrained:
         ck = read_checkpoint(weights, trust=trust, allow_unverified=allow_unverified)
     if name is None:
         if ck is None:
@@ -414,15 +455,74 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         if name is None:
             raise ValueError(f"cannot tell the architecture of {ck.path}; pass it as build_encoder(NAME, ...)")
     spec = get_spec(name)
+    resolve_torch_device(device)  # fail on a bad device before loading anything
+    if weights is None:
+        ck = _default_checkpoint(spec.name, allow_unverified)
     if ck is not None and ck.input_size is not None and ck.input_size != tuple(spec.input_size):
         spec = dataclasses.replace(spec, input_size=ck.input_size)  # crops at the size the network was trained at
-    resolve_torch_device(device)  # fail on a bad device before building anything
     model = build_model(spec.name, num_classes=0)
     report = None
     if ck is None:
-        msg = NO_WEIGHTS_WARNING.format(name=spec.name)
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(NO_WEIGHTS_WARNING.format(name=spec.name), UserWarning, stacklevel=2)
     else:
         report = load_weights(model, ck, arch=spec.name)
     return Encoder(model, spec, device=device, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio,
-                   weights_report=report, runtime=runtime)
+                   weights_report=report, runtime=runtime, threads=threads)
+
+
+def _default_checkpoint(arch: str, allow_unverified):
+    """The checkpoint of ``arch``'s default trained weights (bundled or downloaded), None when it has none; offline,
+    one line naming the file to fetch, where to put it, and the bundled alternative."""
+    from .weights import DownloadError, cache_dir, default_weights, read_checkpoint
+
+    entry = default_weights(arch)
+    if entry is None:
+        return None
+    if entry.bundled:
+        return read_checkpoint(entry.name)  # a damaged bundled file fails its sha256 with its own clear line
+    try:
+        return read_checkpoint(entry.name, allow_unverified=allow_unverified)
+    except DownloadError as exc:
+        why = ("no sha256 is recorded for it, so it is not downloaded automatically unless "
+               "TRACKREID_ALLOW_UNVERIFIED=1" if "no sha256" in str(exc) else "the download failed: offline?")
+        raise DownloadError(
+            f"{arch}'s trained weights {entry.file} are not on this machine ({why}): download {entry.url} and put "
+            f"it at {cache_dir() / entry.file}, or use osnet_x0_25, whose trained weights ship with trackreid "
+            f"(--reid osnet_x0_25), or run {arch} untrained with weights='none' (--reid-weights none)") from None
+
+
+def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, threads) -> Encoder:
+    """An encoder running the exported file ``path`` in its runtime (see ``build_encoder``)."""
+    from .models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, get_spec
+
+    fmt = file_format(path)
+    if runtime not in ("auto", fmt):
+        raise ValueError(f"runtime {runtime!r} cannot run {os.fspath(path)}: that file runs in {fmt} "
+                         "(leave runtime='auto')")
+    dev = resolve_torch_device(device)
+    if fmt == "openvino" and dev.type != "cpu":
+        if str(device).lower() not in ("auto", "none"):
+            raise ValueError(f"{os.fspath(path)}: OpenVINO runs this file on the CPU, not on {dev}; use device cpu "
+                             "or an .onnx / TensorRT export for the GPU")
+        dev = torch.device("cpu")
+    if fmt == "onnxruntime" and dev.type == "cuda":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            if str(device).lower() not in ("auto", "none"):
+                raise ValueError(f"{os.fspath(path)}: this onnxruntime has no CUDA provider (pip install "
+                                 "onnxruntime-gpu); use device cpu")
+            dev = torch.device("cpu")
+    runner = load_runner(path, dev, threads)
+    meta = runner.info.meta
+    spec = None
+    if name is not None:
+        spec = get_spec(name)
+        if meta.get("arch") and get_spec(meta["arch"]).name != spec.name:
+            raise ValueError(f"{os.fspath(path)} holds {meta['arch']}, not {spec.name}; pass name=None (or "
+                             f"--reid auto) to use what the file holds")
+    label = meta.get("arch") or (spec.name if spec is not None else Path(os.fspath(path)).stem)
+    spec = ModelSpec(label, runner.info.input_size, tuple(meta.get("mean", IMAGENET_MEAN)),
+                     tuple(meta.get("std", IMAGENET_STD)), runner.info.dim)
+    return Encoder(None, spec, batch_size=batch_size, sampling_ratio=sampling_ratio, runner=runner, threads=threads,
+                   weights_report=f"{fmt} file {os.fspath(path)}")

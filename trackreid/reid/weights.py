@@ -1,7 +1,10 @@
 """ReID weights: the manifest of known public files, a verified download cache, and checkpoint loading.
 
 * ``resolve_weights(x)``: an existing file, or a known name from ``manifest.json`` (``osnet_x0_25_market1501``,
-  with or without ``.pt``) -> a local file, downloaded once into the cache and checked against its sha256.
+  with or without ``.pt``) -> a local file: the copy bundled with the package when there is one
+  (``osnet_x0_25_market1501``), else downloaded once into the cache; either way checked against its sha256.
+* ``default_weights(arch)``: the trained weights an architecture uses when none are given (the manifest's
+  ``defaults``: OSNet x0.25 -> its bundled Market-1501 weights; other OSNets -> their downloadable ones).
 * ``load_weights(model, x)``: loads torchreid checkpoints, BoxMOT ``.pt`` files and trackreid training checkpoints
   into a model as they are, with ``torch.load(weights_only=True)`` (no code from a downloaded file runs).
 
@@ -33,12 +36,13 @@ __all__ = [
     "WeightsEntry", "WeightsError", "DownloadError", "ChecksumError", "CheckpointMismatchError",
     "UnsafeCheckpointError", "Checkpoint", "LoadReport",
     "known_weights", "get_entry", "cache_dir", "download", "resolve_weights", "read_checkpoint", "load_weights",
-    "infer_arch", "sha256_file", "guess_arch",
+    "infer_arch", "sha256_file", "guess_arch", "default_weights", "bundled_path", "BUNDLED_ROOT",
 ]
 
 log = logging.getLogger(__name__)
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+BUNDLED_ROOT = Path(__file__).parent  # manifest ``bundled`` paths are relative to this folder
 CHECKPOINT_FORMAT = "trackreid-checkpoint"
 WEIGHT_SUFFIXES = (".pt", ".pth", ".pth.tar", ".tar")
 # Class counts implied by BoxMOT's "<arch>_<dataset>.pt" naming rule.
@@ -93,12 +97,19 @@ class WeightsEntry:
     num_classes: int
     input_size: tuple[int, int] = (256, 128)
     source: str = ""
+    bundled: str | None = None  #: path of the copy shipped in the package, relative to ``BUNDLED_ROOT``; None: none
+    licence: str = ""
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict:
+    return json.loads(MANIFEST_PATH.read_text())
 
 
 @lru_cache(maxsize=1)
 def known_weights() -> dict[str, WeightsEntry]:
     """All manifest entries by name."""
-    doc = json.loads(MANIFEST_PATH.read_text())
+    doc = _manifest()
     out = {}
     for e in doc["weights"]:
         e = dict(e)
@@ -119,6 +130,31 @@ def get_entry(name: str) -> WeightsEntry | None:
     """The manifest entry for ``name`` (``.pt``/``.pth`` suffix and case ignored), or None."""
     key = _strip_suffix(Path(str(name)).name).lower()
     return known_weights().get(key)
+
+
+def default_weights(arch: str) -> WeightsEntry | None:
+    """The trained weights ``arch`` (a canonical model name) uses when no weights are given, or None (untrained)."""
+    name = _manifest().get("defaults", {}).get(str(arch))
+    return known_weights()[name] if name else None
+
+
+def bundled_path(entry: WeightsEntry) -> Path | None:
+    """Where the package's own copy of ``entry`` is, or None when it ships none."""
+    return BUNDLED_ROOT / entry.bundled if entry.bundled else None
+
+
+def _verified_bundled(entry: WeightsEntry) -> Path:
+    """The bundled copy of ``entry``, checked against its sha256 (``ChecksumError`` if damaged or missing)."""
+    path = bundled_path(entry)
+    if not path.is_file():
+        raise ChecksumError(f"bundled weights {path} are missing from the installed package; reinstall trackreid "
+                            f"(pip install --force-reinstall trackreid) or pass a copy of {entry.file} as weights")
+    digest = sha256_file(path)
+    if entry.sha256 is not None and digest != entry.sha256:
+        raise ChecksumError(f"bundled weights {path} have sha256 {digest}, expected {entry.sha256} (damaged "
+                            f"file); reinstall trackreid (pip install --force-reinstall trackreid) or pass a good "
+                            f"copy of {entry.file} as weights")
+    return path
 
 
 def cache_dir() -> Path:
@@ -253,8 +289,8 @@ def _progress_bar(total, name, progress):
 
 
 def resolve_weights(path_or_name, *, download_missing: bool = True, allow_unverified: bool | None = None) -> Path:
-    """An existing file as is; a known name (``osnet_x0_25_market1501[.pt]``) -> the cached file, downloaded and
-    sha256-checked on first use. A path that does not exist but whose file name is a known name is downloaded
+    """An existing file as is; a known name (``osnet_x0_25_market1501[.pt]``) -> the bundled copy (sha256-checked
+    at every call) or the cached file, downloaded and sha256-checked on first use. A path that does not exist but whose file name is a known name is downloaded
     to that path. Anything else raises ``WeightsError`` listing the known names."""
     if path_or_name is None:
         raise WeightsError("weights: expected a file path or a known weights name, got None")
@@ -270,7 +306,10 @@ def resolve_weights(path_or_name, *, download_missing: bool = True, allow_unveri
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise WeightsError(f"weights {str(path_or_name)!r} is neither an existing file nor a known weights name.{hint}"
                            f" Known names: {', '.join(names)}")
-    dest = p if (p.parent != Path(".") or os.sep in str(path_or_name)) else cache_dir() / entry.file
+    explicit_dest = p.parent != Path(".") or os.sep in str(path_or_name)
+    if entry.bundled and not explicit_dest:
+        return _verified_bundled(entry)
+    dest = p if explicit_dest else cache_dir() / entry.file
     if dest.is_file():
         if entry.sha256 is None:
             return dest
