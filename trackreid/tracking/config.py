@@ -77,13 +77,15 @@ class TrackerConfig:
     memory: bool = True
     """Give a new track the ID of a person seen before when its appearance matches them distinctly: a removed
     identity kept in the memory, or a lost track anywhere in the frame and at any size (beyond the gates above).
-    Active whenever appearance is available (``embeddings=`` or an encoder); False: every new track gets a fresh ID."""
+    Active whenever appearance is available (``embeddings=`` or an encoder, ``appearance_weight`` > 0); False: every
+    new track gets a fresh ID."""
     memory_size: int = 10_000
     """Most identities remembered; the least recently seen are forgotten first."""
     memory_ttl: int = 0
     """Frames an identity stays remembered after it was last seen; 0 = until ``memory_size`` evicts it."""
     memory_thresh: float = 0.25
-    """Largest cosine distance (to the nearest exemplar) at which a new track takes a remembered or lost ID..."""
+    """Largest cosine distance (mean of the track's good views vs mean of the identity's exemplars) at which a new
+    track takes a remembered or lost ID..."""
     memory_margin: float = 0.05
     """...and only if that distance beats the runner-up of its row and column by this much (two-way ratio test;
     people in view compete too, so a look-alike of someone present never takes a remembered ID)."""
