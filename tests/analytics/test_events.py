@@ -94,3 +94,23 @@ def test_bad_input():
     eng.update(np.zeros((0, 8)), 3)
     with pytest.raises(ValueError, match="must increase"):
         eng.update(np.zeros((0, 8)), 3)
+
+
+def test_jitter_along_the_line_is_not_a_crossing():
+    """Someone walking along the line: the box's bottom jitters a few pixels either side of it."""
+    eng = EventEngine([DOOR], fps=30, config=EventsConfig(confirm_frames=3, line_margin=0.1))
+    rng = np.random.default_rng(0)
+    frames = {1: [box(3, 140)], 2: [box(3, 130)]}  # starts clearly below, then walks along the line
+    frames.update({f: [box(3, 102 + rng.uniform(-7, 7), x=20 + 3 * f)] for f in range(3, 120)})
+    ev = run(eng, frames)
+    assert kinds(ev, "line_cross") == []
+
+
+def test_hidden_feet_give_no_observation():
+    """A person behind another (covered > max_covered) has the occluder's bottom edge: not a side or zone change."""
+    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, max_covered=0.3))
+    frames = {f: [box(1, 150)] for f in range(1, 4)}
+    # frames 4-8: the lower half of person 1 is hidden by person 2 standing in front: its box ends at y=90
+    frames.update({f: [[80, 30, 120, 90, 1, 0.9, 0, 0], [70, 60, 130, 170, 2, 0.9, 0, 1]] for f in range(4, 9)})
+    ev = run(eng, frames)
+    assert kinds(ev, "line_cross") == [] and kinds(ev, "zone_enter") == []

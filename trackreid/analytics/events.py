@@ -16,13 +16,16 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
 * ``exit``: an identity unseen for more than ``exit_after`` frames, or still in view when the stream ends
   (:meth:`EventEngine.close`); its ``frame`` is the last frame it was seen.
 * ``line_cross``: the side of the line an identity stands on is *confirmed*; a crossing counts when its anchor is
-  seen on the other side in ``confirm_frames`` observations in a row (frames where it is unseen, outside the line's
-  extent, or within ``line_margin`` box heights of the line neither extend nor break that run). ``frame`` is the first of those frames. The
+  seen on the other side in ``confirm_frames`` observations in a row (frames where it is unseen, hidden, or beyond
+  the line's ends neither extend nor break that run; an observation within ``line_margin`` box heights of the line
+  breaks it, so someone walking along the line is not counted by the jitter of their box). ``frame`` is the first of those frames. The
   confirmed side is kept while the identity is unseen, so a track that flickers at the line, or a person who
   vanishes and comes back under the same identity, is counted once per real change of side — and a crossing
   made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the other
   side. A new identity's first observed side is its start side (no crossing). ``direction``: ``in`` from the
   line's right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
+* A box covered more than ``max_covered`` by a box in front of it (lower bottom edge) gives no line or zone
+  observation that frame: its bottom edge is the occluder's, not the person's feet.
 * ``zone_enter`` / ``zone_exit``: the same confirmation on "anchor inside the polygon"; ``zone_enter``'s frame is
   the first frame inside, ``zone_exit``'s the last frame inside, ``dwell_s = (exit - enter + 1) / fps``. A visit
   still open when its identity exits the view closes then.
@@ -45,6 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trackreid.tracking.matching import covered_fraction
+
 from .identities import IdentityTable
 from .regions import Line, Zone
 
@@ -54,10 +59,13 @@ EVENT_TYPES = ("enter", "exit", "line_cross", "zone_enter", "zone_exit")
 @dataclass
 class EventsConfig:
     exit_after: int = 30  #: frames an identity may stay unseen before it exits the view
-    confirm_frames: int = 3  #: observations in a row on the new side (of a line, of a zone edge) to confirm it
+    confirm_frames: int = 5  #: observations in a row on the new side (of a line, of a zone edge) to confirm it
     #: anchors closer to a line than this fraction of their box height are on neither side (a dead band against
     #: the jitter of someone walking along the line)
     line_margin: float = 0.1
+    #: boxes covered more than this fraction by a box in front give no line or zone observation that frame: their
+    #: bottom edge is the occluder's, not their feet (1 = always observe)
+    max_covered: float = 0.3
     max_identities: int = 10000  #: identities whose state is kept; beyond it those out of view longest are dropped
 
     def __post_init__(self) -> None:
@@ -65,6 +73,8 @@ class EventsConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
                 raise ValueError(f"EventsConfig.{name}: expected an integer >= {low}, got {v!r}")
+        if not (isinstance(self.max_covered, (int, float)) and 0 <= self.max_covered <= 1):
+            raise ValueError(f"EventsConfig.max_covered: expected a fraction in [0, 1], got {self.max_covered!r}")
         if not (isinstance(self.line_margin, (int, float)) and 0 <= self.line_margin < 10):
             raise ValueError(f"EventsConfig.line_margin: expected a fraction of the box height >= 0, "
                              f"got {self.line_margin!r}")
@@ -76,21 +86,23 @@ def anchors(tracks: np.ndarray) -> np.ndarray:
 
 
 def line_sides(points: np.ndarray, lines: list[Line], margin: np.ndarray | float = 0.0
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Side of each point (M, 2) for each line: (M, L) int8, 1 on the right-hand side, 0 on the left, and a
-    validity mask (M, L) — False when the point is within ``margin`` pixels (scalar or (M,)) of the line, exactly on
-    it, or beyond its ends (outside the band the segment sweeps perpendicular to itself)."""
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Side of each point (M, 2) for each line: (M, L) int8, 1 on the right-hand side, 0 on the left; a mask (M, L)
+    of clear observations, and one of points in the dead band (within ``margin`` pixels — scalar or (M,) — of the
+    line, within its extent). Points beyond the line's ends (outside the band the segment sweeps perpendicular to
+    itself) are in neither mask."""
     if not lines:
-        return np.zeros((len(points), 0), np.int8), np.zeros((len(points), 0), bool)
+        empty = np.zeros((len(points), 0), bool)
+        return empty.astype(np.int8), empty, empty
     seg = np.array([[ln.x1, ln.y1, ln.x2, ln.y2] for ln in lines], dtype=np.float64)
     a, d = seg[:, :2], seg[:, 2:] - seg[:, :2]  # (L, 2)
     rel = points[:, None, :] - a[None]  # (M, L, 2)
     cross = d[None, :, 0] * rel[..., 1] - d[None, :, 1] * rel[..., 0]
     t = (rel * d[None]).sum(-1) / (d * d).sum(-1)[None]
     dist = np.abs(cross) / np.linalg.norm(d, axis=1)[None]
-    valid = (cross != 0) & (dist >= np.broadcast_to(np.asarray(margin, float), (len(points),))[:, None]) \
-        & (t >= 0) & (t <= 1)
-    return (cross > 0).astype(np.int8), valid
+    within = (t >= 0) & (t <= 1)
+    near = within & ((cross == 0) | (dist < np.broadcast_to(np.asarray(margin, float), (len(points),))[:, None]))
+    return (cross > 0).astype(np.int8), within & ~near, near
 
 
 class EventEngine:
@@ -154,19 +166,22 @@ class EventEngine:
         events += [{"frame": frame, "id": int(i), "event": "enter", "reentry": bool(b)}
                    for i, b in zip(ids[entering], back[entering])]
         pts = anchors(tracks)
+        seen = covered_fraction(tracks[:, :4]) <= self.config.max_covered if len(tracks) else np.zeros(0, bool)
         if self.lines:
             margin = self.config.line_margin * (tracks[:, 3] - tracks[:, 1])
-            events += self._update_lines(rows, ids, pts, margin, frame)
+            events += self._update_lines(rows, ids, pts, margin, seen, frame)
         if self.zones:
-            events += self._update_zones(rows, ids, tracks, frame)
+            events += self._update_zones(rows, ids, tracks, seen, frame)
         events += self._expire(frame - self.config.exit_after - 1)
         self._evict()
         return events
 
-    def _update_lines(self, rows, ids, pts, margin, frame) -> list[dict]:
+    def _update_lines(self, rows, ids, pts, margin, seen, frame) -> list[dict]:
         T, k = self._table, self.config.confirm_frames
-        s, valid = line_sides(pts, self.lines, margin)
+        s, valid, near = line_sides(pts, self.lines, margin)
+        valid &= seen[:, None]
         cs, run, start = T["side"][rows], T["run"][rows], T["run_start"][rows]
+        run[near & seen[:, None]] = 0  # back at the line: an excursion not yet confirmed is over
         seed = valid & (cs < 0)
         cs[seed] = s[seed]
         same = valid & (s == cs)
@@ -194,7 +209,7 @@ class EventEngine:
                  "direction": "in" if d else "out"}
                 for f, i, j, d in zip(start[m, li], ids[m], li, is_in)]
 
-    def _update_zones(self, rows, ids, tracks, frame) -> list[dict]:
+    def _update_zones(self, rows, ids, tracks, seen, frame) -> list[dict]:
         import supervision as sv
 
         T, k = self._table, self.config.confirm_frames
@@ -204,8 +219,8 @@ class EventEngine:
         else:
             obs = np.zeros((0, len(self.zones)), bool)
         inside, run, start = T["inside"][rows], T["zrun"][rows], T["zrun_start"][rows]
-        diff = obs != inside
-        run[~diff] = 0
+        diff = (obs != inside) & seen[:, None]
+        run[(obs == inside) & seen[:, None]] = 0
         start[diff & (run == 0)] = frame
         run[diff] += 1
         flip = diff & (run >= k)

@@ -15,7 +15,7 @@ import numpy as np
 from .crops import CropBank, CropConfig
 from .draw import draw_regions
 from .events import EventEngine, EventsConfig
-from .regions import Line, Zone, build_regions
+from .regions import build_regions
 from .writer import EVENTS_NAME, EventsWriter
 
 
