@@ -19,12 +19,15 @@ RECIPE_DIR = Path(__file__).parent / "recipes"
 class TrainConfig:
     # what
     model: str = "osnet_x0_25"  #: architecture name from trackreid.reid.models.registry
-    data: str = "market1501"  #: dataset name (market1501, dukemtmcreid, cuhk03_labeled/detected, msmt17, folder)
-    root: str = ""  #: folder holding the dataset
+    data: str = "market1501"  #: dataset: market1501, dukemtmcreid, cuhk03_labeled/detected, msmt17, folder, tracks
+    root: str = ""  #: folder holding the dataset (for tracks: run folders separated by commas)
     output: str = "runs/train"  #: folder for checkpoints (last.pt, best.pt), metrics.csv and TensorBoard logs
     #: start from ImageNet weights: true (the file found in the cache folders; random init with a warning when
     #: absent), false (random init), or the path of the ImageNet checkpoint itself (an error when it is missing)
     pretrained_backbone: bool | str = True
+    #: start from this ReID checkpoint (a path or known weights name; trackreid, torchreid or BoxMOT file) instead
+    #: of the ImageNet backbone: fine-tuning, e.g. on ``--data tracks``; its classifier is not loaded ("" off)
+    init_weights: str = ""
     # input and augmentation
     height: int = 256  #: input height
     width: int = 128  #: input width

@@ -4,20 +4,17 @@ Exact resume rests on three things: the batch order is a pure function of (seed,
 the epoch and the batches already consumed; each image's augmentation is seeded from its sample seed, not from
 worker state; and the checkpoint holds every RNG the step itself uses (torch, CUDA, numpy, python).
 Checkpoints (``last.pt`` every epoch, on ``max_steps`` and on Ctrl-C; ``best.pt`` by mAP) load with
-``torch.load(weights_only=True)`` and are read directly by ``trackreid.reid.weights.load_weights``.
+``torch.load(weights_only=True)`` and are read directly by ``trackreid.reid.weights.load_weights``; how they, the
+RNG state and ``metrics.csv`` are written and read is :mod:`trackreid.train.checkpoint`. ``Trainer.fit`` runs
+epochs as ``_train_epoch`` (the steps) then ``_end_epoch`` (schedule, evaluation, checkpoint, log).
 """
 from __future__ import annotations
 
-import csv
-import io
-import math
 import os
-import random
 import signal
 import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -30,16 +27,17 @@ from torch.utils.data import DataLoader, Dataset
 
 from trackreid.reid.encoder import resolve_torch_device as resolve_device  # one device rule for the package
 
+from .checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CSV_FIELDS, MetricsCSV, read_resume_checkpoint,
+                         rng_state, save_checkpoint, seed_everything, set_rng_state)
 from .config import TrainConfig
 from .datasets import Item, ReIDDataset, build_dataset
 from .losses import ReIDLoss
 from .sampler import PKBatchSampler, RandomBatchSampler
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, TransformConfig, read_rgb, test_transform, train_transform
 
-CHECKPOINT_FORMAT = "trackreid-checkpoint"
-CHECKPOINT_VERSION = 1
-CSV_FIELDS = ["epoch", "step", "lr", "loss", "ce", "triplet", "acc", "images_per_s", "epoch_s",
-              "mAP", "rank1", "rank5", "rank10"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CSV_FIELDS", "TrainImages", "TestImages", "Trainer",
+           "TrainResult", "TrainingInterrupted", "evaluate", "evaluate_weights", "extract_features", "resolve_device",
+           "same_camera_rule", "set_rng_state", "rng_state", "seed_everything", "transform_config"]
 
 
 class TrainingInterrupted(Exception):
@@ -92,71 +90,6 @@ def transform_config(cfg: TrainConfig, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> 
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """All global RNG states as tensors and python primitives (``weights_only``-loadable)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    py_version, py_state, py_gauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
-    p = state["python"]
-    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write ``obj`` to ``path`` through a temporary file and ``os.replace``: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    with open(tmp, "wb") as f:
-        f.write(buf.getbuffer())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def append_csv_row(path: Path, row: dict[str, Any]) -> None:
-    """Append one row to a CSV log, rewriting it atomically (the log is small: one row per epoch)."""
-    path = Path(path)
-    rows: list[dict[str, Any]] = []
-    if path.is_file():
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    rows.append({k: row.get(k, "") for k in CSV_FIELDS})
-    write_csv_rows(path, rows)
-
-
-def write_csv_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """(Re)write the metrics CSV atomically: a temporary file, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
-
-
 def unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") and isinstance(model, nn.parallel.DistributedDataParallel) \
         else model
@@ -175,6 +108,12 @@ def build_train_model(cfg: TrainConfig, num_classes: int, log: Callable[[str], N
     """The model with a ``num_classes`` classifier; returns (model, whether ImageNet weights were loaded)."""
     from trackreid.reid.models.registry import build_model
 
+    if cfg.init_weights:  # fine-tuning: every tensor but the classifier from a ReID checkpoint
+        from trackreid.reid.weights import load_weights
+
+        model = build_model(cfg.model, num_classes=num_classes, pretrained_backbone=False)
+        log(f"initialised from {load_weights(model, cfg.init_weights, arch=cfg.model)}")
+        return model, True
     if isinstance(cfg.pretrained_backbone, str):  # an explicit file: its absence is an error, not a fallback
         return build_model(cfg.model, num_classes=num_classes, pretrained_backbone=cfg.pretrained_backbone), True
     if cfg.pretrained_backbone:
@@ -292,6 +231,20 @@ class TrainResult:
     best_checkpoint: Path | None = None
     seconds: float = 0.0  #: wall time of this call
     images_per_s: float = 0.0  #: mean training throughput of this call
+
+
+@dataclass
+class _Epoch:
+    """The training part of one epoch, as :meth:`Trainer._train_epoch` ran it."""
+
+    index: int  #: 0-based epoch
+    lr: float  #: learning rate during it
+    sums: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "ce": 0.0, "triplet": 0.0, "acc": 0.0})
+    steps: int = 0  #: steps run in this call
+    images: int = 0  #: images trained on in this call (all processes)
+    seconds: float = 0.0
+    stop_now: bool = False  #: a stop or max_steps ended it
+    finished: bool = True  #: the epoch is complete (False: stopped mid-epoch)
 
 
 class Trainer:
@@ -448,16 +401,11 @@ class Trainer:
     def save(self, name: str = "last.pt", full: bool = True) -> Path:
         path = self.out_dir / name
         if self.is_main:
-            atomic_torch_save(self.checkpoint_dict(full), path)
+            save_checkpoint(self.checkpoint_dict(full), path)
         return path
 
     def _load(self, path: Path) -> None:
-        if not path.is_file():
-            raise ValueError(f"--resume: checkpoint {path} does not exist")
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "optimizer" not in ck:
-            raise ValueError(f"--resume: {path} is not a full trackreid training checkpoint (best.pt holds only "
-                             "weights; resume from last.pt)")
+        ck = read_resume_checkpoint(path)
         if ck["arch"] != self.cfg.model or ck["num_classes"] != self.num_classes:
             raise ValueError(f"--resume: {path} is {ck['arch']} with {ck['num_classes']} classes, but this run "
                              f"is {self.cfg.model} with {self.num_classes} classes")
@@ -552,7 +500,7 @@ class Trainer:
         self._pending_row = None if evaluated else dict(row)
         result.last_checkpoint = self.save("last.pt")
         if evaluated and self.is_main:
-            append_csv_row(self.out_dir / "metrics.csv", row)
+            MetricsCSV(self.out_dir / "metrics.csv").append(row)
             tb = self._tensorboard()
             if tb:
                 for k in ("loss", "acc", "lr", "images_per_s", "mAP", "rank1"):
@@ -560,24 +508,71 @@ class Trainer:
                         tb.add_scalar(f"train/{k}" if k not in ("mAP", "rank1") else f"eval/{k}", float(row[k]),
                                       int(row["epoch"]))
 
-    def _trim_csv(self) -> None:
-        """A fresh run starts a new metrics.csv; a resumed one keeps the rows of the epochs it has not undone."""
-        path = self.out_dir / "metrics.csv"
-        if not path.is_file():
-            return
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if self.global_step > 0 and int(r["epoch"]) <= self.epoch]
-        write_csv_rows(path, rows)
+    def _train_epoch(self, result: TrainResult) -> _Epoch:
+        """Run the optimiser steps of the current epoch (from ``epoch_step`` on) until its end, ``steps_per_epoch``,
+        ``max_steps`` or a stop; ``finished`` says whether the epoch is complete."""
+        from tqdm import tqdm
+
+        c = self.cfg
+        ep = _Epoch(index=self.epoch, lr=self.optimizer.param_groups[0]["lr"])
+        self.sampler.set_epoch(ep.index, self.epoch_step)
+        fixed = self._set_trainable(ep.index)
+        n_batches = len(self.sampler) + self.epoch_step
+        if c.steps_per_epoch:
+            n_batches = min(n_batches, c.steps_per_epoch)
+        if n_batches <= 0:
+            raise ValueError("an epoch has no batch: the training set is smaller than one batch "
+                             f"({c.batch_size} images); lower --batch-size")
+        bar = tqdm(total=n_batches, initial=self.epoch_step, disable=not self.progress, leave=True,
+                   desc=f"epoch {ep.index + 1}/{c.epochs}" + (" (classifier only)" if fixed else ""),
+                   dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
+        t_epoch = time.perf_counter()
+        for x, y, _, _ in self.loader:
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True)
+            loss, parts, acc = self._train_step(x, y)
+            self.global_step += 1
+            self.epoch_step += 1
+            result.step_losses.append(loss)
+            for k, v in (("loss", loss), ("ce", parts["ce"]), ("triplet", parts["triplet"]), ("acc", acc)):
+                ep.sums[k] += v
+            ep.steps += 1
+            ep.images += len(y) * self.world
+            speed = ep.images / max(1e-9, time.perf_counter() - t_epoch)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.2f}", img_s=f"{speed:.0f}", lr=f"{ep.lr:.2e}")
+            if self._sync_stop() or (c.max_steps and self.global_step >= c.max_steps):
+                ep.stop_now = True
+                break
+            if c.steps_per_epoch and self.epoch_step >= c.steps_per_epoch:
+                break
+        bar.close()
+        ep.seconds = time.perf_counter() - t_epoch
+        ep.finished = not (ep.stop_now and self.epoch_step < n_batches)
+        return ep
+
+    def _end_epoch(self, ep: _Epoch, result: TrainResult) -> None:
+        """A complete epoch: step the schedule, then evaluate (when due), checkpoint and log it."""
+        c = self.cfg
+        self.scheduler.step()
+        self.epoch, self.epoch_step = ep.index + 1, 0
+        n = max(1, ep.steps)
+        row = {"epoch": ep.index + 1, "step": self.global_step, "lr": f"{ep.lr:.6g}",
+               "loss": f"{ep.sums['loss'] / n:.5f}", "ce": f"{ep.sums['ce'] / n:.5f}",
+               "triplet": f"{ep.sums['triplet'] / n:.5f}", "acc": f"{ep.sums['acc'] / n:.4f}",
+               "images_per_s": f"{ep.images / max(ep.seconds, 1e-9):.1f}", "epoch_s": f"{ep.seconds:.1f}"}
+        last_epoch = self.epoch >= c.epochs or (c.max_steps and self.global_step >= c.max_steps)
+        do_eval = c.eval_every >= 0 and (last_epoch or (c.eval_every > 0 and self.epoch % c.eval_every == 0))
+        self._close_epoch(row, do_eval, result)
 
     def fit(self) -> TrainResult:
         """Train until ``cfg.epochs`` (or ``cfg.max_steps``); raises :class:`TrainingInterrupted` after Ctrl-C."""
-        from tqdm import tqdm
-
         c = self.cfg
         result = TrainResult(steps=self.global_step, epoch=self.epoch, best_map=self.best_map)
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._trim_csv()
+            # a fresh run starts a new metrics.csv; a resumed one keeps the rows of the epochs it has not undone
+            MetricsCSV(self.out_dir / "metrics.csv").keep_through(self.epoch if self.global_step > 0 else 0)
         old_handlers = self._install_signals()
         t_start, images = time.perf_counter(), 0
         try:
@@ -588,64 +583,17 @@ class Trainer:
             while self.epoch < c.epochs:
                 if c.max_steps and self.global_step >= c.max_steps:
                     break
-                epoch = self.epoch
-                self.sampler.set_epoch(epoch, self.epoch_step)
-                fixed = self._set_trainable(epoch)
-                n_batches = len(self.sampler) + self.epoch_step
-                if c.steps_per_epoch:
-                    n_batches = min(n_batches, c.steps_per_epoch)
-                if n_batches <= 0:
-                    raise ValueError("an epoch has no batch: the training set is smaller than one batch "
-                                     f"({c.batch_size} images); lower --batch-size")
-                lr = self.optimizer.param_groups[0]["lr"]
-                bar = tqdm(total=n_batches, initial=self.epoch_step, disable=not self.progress, leave=True,
-                           desc=f"epoch {epoch + 1}/{c.epochs}" + (" (classifier only)" if fixed else ""),
-                           dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
-                sums = {"loss": 0.0, "ce": 0.0, "triplet": 0.0, "acc": 0.0, "n": 0}
-                t_epoch, ep_images = time.perf_counter(), 0
-                stop_now = False
-                for x, y, _, _ in self.loader:
-                    x = x.to(self.device, non_blocking=True)
-                    y = y.to(self.device, non_blocking=True)
-                    loss, parts, acc = self._train_step(x, y)
-                    self.global_step += 1
-                    self.epoch_step += 1
-                    result.step_losses.append(loss)
-                    for k, v in (("loss", loss), ("ce", parts["ce"]), ("triplet", parts["triplet"]), ("acc", acc)):
-                        sums[k] += v
-                    sums["n"] += 1
-                    ep_images += len(y) * self.world
-                    speed = ep_images / max(1e-9, time.perf_counter() - t_epoch)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.2f}", img_s=f"{speed:.0f}", lr=f"{lr:.2e}")
-                    if self._sync_stop() or (c.max_steps and self.global_step >= c.max_steps):
-                        stop_now = True
-                        break
-                    if c.steps_per_epoch and self.epoch_step >= c.steps_per_epoch:
-                        break
-                bar.close()
-                images += ep_images
-                epoch_s = time.perf_counter() - t_epoch
-                if stop_now and self.epoch_step < n_batches:
-                    # mid-epoch stop: keep the position inside the epoch
+                ep = self._train_epoch(result)
+                images += ep.images
+                if not ep.finished:  # mid-epoch stop: keep the position inside the epoch
                     result.last_checkpoint = self.save("last.pt")
                     if self._stop:
                         raise TrainingInterrupted(result.last_checkpoint)
                     break
-                # end of the epoch
-                self.scheduler.step()
-                self.epoch, self.epoch_step = epoch + 1, 0
-                n = max(1, sums["n"])
-                row = {"epoch": epoch + 1, "step": self.global_step, "lr": f"{lr:.6g}",
-                       "loss": f"{sums['loss'] / n:.5f}", "ce": f"{sums['ce'] / n:.5f}",
-                       "triplet": f"{sums['triplet'] / n:.5f}", "acc": f"{sums['acc'] / n:.4f}",
-                       "images_per_s": f"{ep_images / max(epoch_s, 1e-9):.1f}", "epoch_s": f"{epoch_s:.1f}"}
-                last_epoch = self.epoch >= c.epochs or (c.max_steps and self.global_step >= c.max_steps)
-                do_eval = c.eval_every >= 0 and (last_epoch or (c.eval_every > 0 and self.epoch % c.eval_every == 0))
-                self._close_epoch(row, do_eval, result)
+                self._end_epoch(ep, result)
                 if self._stop:
                     raise TrainingInterrupted(result.last_checkpoint)
-                if stop_now:
+                if ep.stop_now:
                     break
         except KeyboardInterrupt:
             # a second Ctrl-C (or one outside the main thread): the step in flight may be half done, so nothing is

@@ -10,6 +10,7 @@ from .cuhk03 import cuhk03
 from .folder import camera_from_name, folder_dataset
 from .market1501 import dukemtmc, load_market_layout, market1501
 from .msmt17 import msmt17
+from .tracks import tracks_dataset
 
 DATASETS: dict[str, Callable[[Path], ReIDDataset]] = {
     "market1501": market1501,
@@ -23,6 +24,7 @@ DATASETS: dict[str, Callable[[Path], ReIDDataset]] = {
     "msmt17": msmt17,
     "folder": folder_dataset,
     "market_layout": lambda root: load_market_layout(Path(root), "market_layout"),
+    "tracks": tracks_dataset,  # crops saved by `trackreid --save-crops N`; root: RUN_DIR[,RUN_DIR2...]
 }
 
 
@@ -37,4 +39,4 @@ def build_dataset(name: str, root: str | Path) -> ReIDDataset:
 
 
 __all__ = ["DATASETS", "DatasetLayoutError", "Item", "ReIDDataset", "build_dataset", "camera_from_name",
-           "cuhk03", "dukemtmc", "folder_dataset", "market1501", "msmt17"]
+           "cuhk03", "dukemtmc", "folder_dataset", "market1501", "msmt17", "tracks_dataset"]
