@@ -313,3 +313,20 @@ def test_embed_rows_and_embed():
     assert t.embed(None, dets[[2]], encoder=enc) is None                     # nothing the tracker would read
     with pytest.raises(ValueError, match="no encoder"):
         t.embed(None, dets)
+
+
+@pytest.mark.parametrize("overlap_px, kept", [(12.0, True), (24.0, False)])
+def test_partly_covered_view_becomes_an_exemplar(overlap_px, kept):
+    """A person about a quarter covered by someone in front still gives appearance exemplars (more views per
+    visit); one more than half covered does not."""
+    looks = codes(2, seed=5)
+    rng = np.random.default_rng(0)
+    t = Tracker(TrackerConfig())
+    for f in range(6):
+        x = 200.0 + 3 * f
+        back = box(x, 200)                                              # x - 20 .. x + 20, y 150 .. 250
+        front = box(x + 20 - overlap_px + 20, 210)                      # bottom edge lower: in front of it
+        out = t.update(np.array([back, front], np.float32), embeddings=noisy(looks, rng))
+    rows = t.tracks.track_id[: t.tracks.n] == ids_by_det(out)[0]
+    assert rows.sum() == 1
+    assert (t.tracks.ex_n[: t.tracks.n][rows][0] > 0) == kept
