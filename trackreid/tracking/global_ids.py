@@ -27,10 +27,10 @@ class LinkConfig:
     """Settings of cross-camera linking."""
 
     thresh: float = 0.3
-    """Largest cosine distance (nearest exemplar) at which a track takes a banked global ID..."""
-    margin: float = 0.1
+    """Largest cosine distance between a track's appearance centroid and a global identity's at which it takes that ID..."""
+    margin: float = 0.08
     """...and only when it beats the runner-up of its row and column by this much (two-way ratio test)."""
-    min_age: int = 10
+    min_age: int = 5
     """Frames a track is followed before its appearance is compared with the bank: a few first views of a person
     (walking in at the image border, partly cut off) look like anybody's."""
     settle: int = 60
@@ -102,12 +102,11 @@ class Topology:
                                  "[from, to, min, max]") from None
         return cls(cameras, links)
 
-    def allowed(self, cam: int, last_cam: np.ndarray, gap: np.ndarray, live_elsewhere: np.ndarray) -> np.ndarray:
-        """Which banked identities (last seen in ``last_cam``, ``gap`` frames ago) a new track of ``cam`` may be;
-        one still live in another camera only where the views overlap (min transit <= 0)."""
+    def allowed(self, cam: int, last_cam: np.ndarray, transit: np.ndarray) -> np.ndarray:
+        """Which banked identities, last seen in cameras ``last_cam``, a track of ``cam`` may be, given the transit
+        from their last sighting to the track's first frame (negative: they were still seen elsewhere then)."""
         lo, hi = self.lo[last_cam, cam], self.hi[last_cam, cam]
-        in_time = (gap >= lo - self.tolerance) & (gap <= hi + self.tolerance)
-        return np.where(live_elsewhere, lo <= 0, in_time)
+        return (transit >= lo - self.tolerance) & (transit <= hi + self.tolerance)
 
 
 class GlobalIdentities:
@@ -122,11 +121,11 @@ class GlobalIdentities:
         self.bank = bank if bank is not None else IdentityMemory(self.cfg.bank_size, exemplars=1)
         self._sum: list[dict[int, np.ndarray]] = [{} for _ in cameras]  # summed features of each local track
         self._held: list[set[int]] = [set() for _ in cameras]            # local ids each camera's tracker holds
+        self._born: list[dict[int, int]] = [{} for _ in cameras]         # first frame of each local track
         self._gsum: dict[int, np.ndarray] = {}                          # summed features of each global identity
         self._map: list[dict[int, int]] = [{} for _ in cameras]       # local id -> global id, per camera
         self._age: list[dict[int, int]] = [{} for _ in cameras]       # local id -> frames seen, per camera
         self._matched: list[set[int]] = [set() for _ in cameras]      # local ids whose global id came from the bank
-        self._live: list[set[int]] = [set() for _ in cameras]         # global ids live in each camera this frame
         self._where: dict[int, tuple[int, int]] = {}                  # global id -> (last camera, last frame)
 
     @classmethod
@@ -155,6 +154,8 @@ class GlobalIdentities:
         mapping, age, matched, cfg = self._map[cam], self._age[cam], self._matched[cam], self.cfg
         ages = np.array([age.get(lid, 0) + 1 for lid in local.tolist()], np.int64)
         age.update(zip(local.tolist(), ages.tolist()))
+        for lid in local.tolist():
+            self._born[cam].setdefault(lid, frame)
         sums = self._sum[cam]
         for lid, f, h in zip(local.tolist(), feats, has.tolist()):
             if h:
@@ -168,7 +169,6 @@ class GlobalIdentities:
             if lid not in mapping:
                 mapping[lid] = int(self.bank.allocate_ids(1)[0])
         gids = np.array([mapping[lid] for lid in local.tolist()], np.int64)
-        self._live[cam] = set(gids.tolist())
         for g in gids.tolist():
             self._where[g] = (cam, frame)
         if has.any():
@@ -190,12 +190,13 @@ class GlobalIdentities:
         # never the global id of another track this camera still holds (live now, or lost and maybe coming back)
         others = [mapping[lid] for lid in self._held[cam] if lid in mapping]
         eligible = ~np.isin(g.ids, np.asarray(others, np.int64))
-        if self.topology is not None:
+        dist = g.dist
+        if self.topology is not None:  # people who could not have walked here by then are no candidates at all
             where = np.array([self._where.get(int(i), (cam, frame)) for i in g.ids], np.int64).reshape(-1, 2)
-            live_elsewhere = np.array([int(i) in self._live[c] and c != cam for i, c in zip(g.ids, where[:, 0])],
-                                      bool)
-            eligible &= self.topology.allowed(cam, where[:, 0], frame - where[:, 1], live_elsewhere)
-        qi, gj = distinct_matches(g.dist, self.cfg.thresh, self.cfg.margin, eligible)
+            born = np.array([self._born[cam][lid] for lid in local[rows].tolist()], np.int64)
+            possible = self.topology.allowed(cam, where[None, :, 0], born[:, None] - where[None, :, 1])
+            dist = np.where(possible, dist, np.inf)
+        qi, gj = distinct_matches(dist, self.cfg.thresh, self.cfg.margin, eligible)
         for q, j in zip(qi.tolist(), gj.tolist()):
             lid = int(local[rows[q]])
             old, new = mapping.get(lid), int(g.ids[j])
