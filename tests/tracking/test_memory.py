@@ -315,10 +315,10 @@ def test_embed_rows_and_embed():
         t.embed(None, dets)
 
 
-@pytest.mark.parametrize("overlap_px, kept", [(12.0, True), (24.0, False)])
+@pytest.mark.parametrize("overlap_px, kept", [(12.0, True), (28.0, False)])
 def test_partly_covered_view_becomes_an_exemplar(overlap_px, kept):
     """A person about a quarter covered by someone in front still gives appearance exemplars (more views per
-    visit); one more than half covered does not."""
+    visit); one covered more than half does not."""
     looks = codes(2, seed=5)
     rng = np.random.default_rng(0)
     t = Tracker(TrackerConfig())

@@ -92,7 +92,7 @@ class TrackerConfig:
     memory_speed: float = 0.1
     """A lost track is re-found this way only within ``reid_gate_max`` plus this many box heights per frame it
     was missing (a bound no walker breaks; identities already removed may come back anywhere)."""
-    memory_exemplars: int = 10
+    memory_exemplars: int = 6
     """Appearance exemplars kept per identity: diverse views from good detections (score >= ``new_track_thresh``,
     not covered by someone in front, not cut by the image border, not a sliver)."""
     memory_recall_frames: int = 90
