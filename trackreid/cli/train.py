@@ -27,8 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="architecture, e.g. osnet_x0_25, osnet_x1_0, bdb, pmm "
                                    "(default: the recipe's; for --eval-only, read from the weights file)")
     p.add_argument("--data", help="dataset: market1501, dukemtmcreid, cuhk03_labeled, cuhk03_detected, msmt17, "
-                                  "folder (one sub-folder per identity), market_layout (any Market-style folder)")
-    p.add_argument("--root", help="folder holding the dataset")
+                                  "folder (one sub-folder per identity), market_layout (any Market-style folder), "
+                                  "tracks (the crops `trackreid --save-crops N` kept in run folders)")
+    p.add_argument("--root", help="folder holding the dataset (for --data tracks: one or more run folders, "
+                                  "comma-separated)")
     p.add_argument("--recipe", help="osnet, bdb, pmm or a YAML file (default: the model's recipe)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any recipe key (repeatable)")
