@@ -4,36 +4,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trackreid.io.atomic import json_default
+from trackreid.io.sinks import JsonlWriter
 
 EVENTS_NAME = "events.jsonl"
 
 
-class EventsWriter:
-    """Appends events (dicts) to ``path``, one JSON object a line; ``write`` flushes once per call (per frame)."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "w", encoding="utf-8")
-        self.count = 0
+class EventsWriter(JsonlWriter):
+    """Appends events (dicts) to ``path``, one JSON object a line; ``write`` takes one frame's events and flushes
+    once per call."""
 
     def write(self, events: list[dict]) -> None:
-        if not events:
-            return
-        self._f.write("".join(json.dumps(e, separators=(",", ":"), default=json_default) + "\n" for e in events))
-        self._f.flush()
-        self.count += len(events)
-
-    def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self.write_many(events)
 
 
 def read_events(path: str | Path) -> list[dict]:

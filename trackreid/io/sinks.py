@@ -60,16 +60,23 @@ def tracks_to_records(tracks: np.ndarray, global_ids: np.ndarray | None = None,
 
 
 class JsonlWriter:
-    """Appends one JSON object per line and flushes each line (readable while the run goes)."""
+    """Appends JSON objects to ``path``, one a line, flushed after each call (readable while the run goes)."""
 
     def __init__(self, path):
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.path, "w", encoding="utf-8")
+        self.count = 0
 
     def write(self, obj: dict) -> None:
-        self._f.write(json.dumps(obj, separators=(",", ":"), default=json_default))
-        self._f.write("\n")
+        self.write_many([obj])
+
+    def write_many(self, objs: list[dict]) -> None:
+        if not objs:
+            return
+        self._f.write("".join(json.dumps(o, separators=(",", ":"), default=json_default) + "\n" for o in objs))
         self._f.flush()
+        self.count += len(objs)
 
     def close(self) -> None:
         if not self._f.closed:
