@@ -4,7 +4,8 @@ Prints
 (1) network forward throughput (crops/s, model-ready input) for each runtime x intra-op threads x batch, idle and
     beside a busy neighbour (another process keeping one core busy, as the video decoder and the detector do in the
     pipeline), with each runtime's first call, and the speed-up over ONNX Runtime fp32 as trackreid ran it before
-    (2 threads, no spinning, rebuilt in memory): the row marked ``(old default)``;
+    (all cores, no spinning, rebuilt in memory): the row marked ``(old default)``; the last row is what
+    ``build_encoder(reid)`` gives now;
 (2) embedding cost per 1080p frame with 10, 40 and 100 boxes (crop + forward) for the default encoder and the old
     one, and BoxMOT's ``get_features`` with the cosine agreement of the two feature sets (where BoxMOT is installed).
 
@@ -187,6 +188,9 @@ def main(argv=None) -> int:
     batches = [int(b) for b in args.batches.split(",")]
     configs = build_configs(args, device)
     default = build_encoder(args.reid, weights=args.weights, device=device)
+    prec = "int8" if "int8" in str(default.weights_report) else "fp32"
+    configs.append(Config(f"**default** ({default.runtime} {prec})", default, default.threads))
+    configs[-1].build_s = float("nan")
     print(f"# device={device}, {cores} torch threads on {torch.get_num_threads()} cores, model={args.reid}, "
           f"weights={args.weights or 'default (bundled)'}, default encoder: {default.runtime}, "
           f"threads={default.threads or cores}; torch {torch.__version__}")
@@ -213,7 +217,17 @@ def main(argv=None) -> int:
         ratio = (f"{idle[(old, batches[-1])] / idle[(i, batches[-1])]:.2f}x" if old is not None else "-")
         b_ms = f"{busy[(i, args.busy_batch)]:.1f}" if busy else "-"
         print(f"| {c.label} | {c.threads} | {rates} | {ratio} | {b_ms} | {c.first_ms:.0f} | {c.build_s:.1f} |")
+    if old is not None:
+        d = len(configs) - 1
+        gains = ", ".join(f"batch {b}: {idle[(old, b)] / idle[(d, b)]:.2f}x" for b in batches)
+        print(f"\ndefault vs old default (onnxruntime fp32, {cores} threads), crops/s: {gains}")
+        if busy:
+            print(f"beside a busy core, batch {args.busy_batch}: old default {busy[(old, args.busy_batch)]:.1f} ms "
+                  f"(idle {idle.get((old, args.busy_batch), float('nan')):.1f} ms), default "
+                  f"{busy[(d, args.busy_batch)]:.1f} ms. With as many intra-op threads as cores, every layer waits "
+                  "at a barrier for the thread the scheduler gave to the other process; one thread does not wait.")
 
+    default.batch_size = 64  # the forward table set it per batch; back to build_encoder's default
     print("\n## Embedding cost per 1080p frame, crop + forward (ms, median)")
     old_enc = _old_default(args.reid, args.weights, device, cores) if device.type == "cpu" and avail[
         "onnxruntime"] else None

@@ -106,3 +106,23 @@ def test_default_encoder_is_the_bundled_trained_model(shared_data, sets):
     np.testing.assert_array_equal(default(frame, boxes), shared(frame, boxes))
     same, diff, _ = _similarities(default, sets)
     assert same >= 0.90 and diff <= 0.65
+
+
+def test_default_cpu_encoder_is_the_checked_int8_export(shared_data, sets):
+    """runtime="auto" on the CPU runs the bundled INT8 OpenVINO export of the same weights: no warning, and on
+    MOT17 ground-truth crops its identity similarities stay within 1 point of PyTorch fp32."""
+    pytest.importorskip("openvino")
+    import warnings
+
+    from trackreid.reid.encoder import build_encoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = build_encoder("osnet_x0_25", device="cpu")
+    assert fast.runtime == "openvino" and "int8" in fast.weights_report
+    assert "osnet_x0_25_market1501" in fast.weights_report
+    ref = build_encoder("osnet_x0_25", device="cpu", runtime="torch")
+    same_q, diff_q, _ = _similarities(fast, sets)
+    same_f, diff_f, _ = _similarities(ref, sets)
+    assert same_q >= 0.90 and diff_q <= 0.65
+    assert (same_q - diff_q) >= (same_f - diff_f) - 0.01, (same_q, diff_q, same_f, diff_f)

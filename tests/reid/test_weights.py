@@ -336,8 +336,8 @@ def test_corrupted_bundled_file_fails_its_sha256(monkeypatch, tmp_path):
     assert "\n" not in msg and entry.sha256 in msg and "reinstall" in msg and str(tmp_path) in msg
     from trackreid.reid.encoder import build_encoder
 
-    with pytest.raises(W.ChecksumError, match="damaged"):  # the default encoder refuses it too
-        build_encoder("osnet_x0_25", device="cpu")
+    with pytest.raises(W.ChecksumError, match="damaged"):  # the default fp32 encoder refuses it too
+        build_encoder("osnet_x0_25", device="cpu", runtime="torch")
     (tmp_path / entry.bundled).unlink()
     with pytest.raises(W.ChecksumError, match="missing"):
         W.resolve_weights("osnet_x0_25_market1501")
@@ -352,3 +352,26 @@ def test_default_weights_per_architecture():
         if name is not None:
             e = W.get_entry(name)
             assert e.arch == arch and e.training_set != "imagenet"
+
+
+def test_bundled_int8_export_is_verified(monkeypatch, tmp_path):
+    """The INT8 OpenVINO export shipped beside the bundled weights matches its recorded sha256s; a damaged copy
+    stops the default CPU encoder with one line."""
+    import shutil
+
+    exp = W.bundled_export("osnet_x0_25_market1501", "openvino", "int8")
+    assert exp is not None and set(exp.files) == {n for n in exp.files if n.endswith((".xml", ".bin"))}
+    folder = W.verified_export(exp)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(exp.files)
+    pytest.importorskip("openvino")
+    shutil.copytree(W.BUNDLED_ROOT / "bundled", tmp_path / "bundled")
+    binf = next(tmp_path.joinpath(exp.folder).glob("*.bin"))
+    data = bytearray(binf.read_bytes())
+    data[100] ^= 0x01
+    binf.write_bytes(bytes(data))
+    monkeypatch.setattr(W, "BUNDLED_ROOT", tmp_path)
+    from trackreid.reid.encoder import build_encoder
+
+    with pytest.raises(W.ChecksumError, match="damaged") as err:
+        build_encoder("osnet_x0_25", device="cpu")
+    assert "\n" not in str(err.value) and "runtime='onnxruntime'" in str(err.value)

@@ -3,9 +3,11 @@
 Per frame the image goes to the device once (as uint8); every box is cut and resized there in one batched
 ``torchvision.ops.roi_align`` call (bilinear, ``aligned=True``, with adaptive sampling so that large boxes are
 averaged rather than aliased when shrunk), then BGR -> RGB, /255 and the model's mean/std, and one forward per chunk
-of ``batch_size`` crops. On CUDA the network runs in PyTorch, fp16 and channels_last. On the CPU it runs, by
-default, in OpenVINO when installed, else in ONNX Runtime (an in-memory ONNX export checked against PyTorch when
-the encoder is built), else in PyTorch with channels_last; ``runtime=`` picks one (``benchmarks/reid_speed.py``
+of ``batch_size`` crops. On CUDA the network runs in PyTorch, fp16 and channels_last. On the CPU, by default
+(``runtime="auto"``): OSNet x0.25 with its default weights runs the INT8 OpenVINO export bundled with them (when
+OpenVINO is installed; the fastest CPU path measured, checked within 1 point of fp32 rank-1 and identity margin);
+other networks run in ONNX Runtime (an in-memory fp32 ONNX export checked against PyTorch when the encoder is
+built), else OpenVINO, else PyTorch with channels_last; ``runtime=`` picks one (``benchmarks/reid_speed.py``
 measures them all). An exported file (``.onnx``, OpenVINO IR, TensorRT ``.engine``) passed as ``weights`` runs in
 its own runtime with the same preprocessing (``trackreid.reid.runtimes``).
 The CPU path runs the same roi_align arithmetic in fp32 (box by box from small regions, spread over the intra-op
@@ -30,7 +32,7 @@ from trackreid.types import validate_frame
 
 from .runtimes import OpenVINORunner as _OpenVINORunner
 from .runtimes import OrtRunner as _OrtRunner
-from .runtimes import file_format, load_runner, onnxruntime_available, openvino_available
+from .runtimes import default_threads, file_format, load_runner, onnxruntime_available, openvino_available
 
 __all__ = ["Encoder", "build_encoder", "resolve_torch_device"]
 
@@ -74,7 +76,7 @@ _POOL = None
 
 RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
 # what runtime="auto" picks on the CPU, fastest first (measured with benchmarks/reid_speed.py)
-CPU_AUTO_ORDER = ("openvino", "onnxruntime")
+CPU_AUTO_ORDER = ("onnxruntime", "openvino")  # fp32 at 1-2 threads: ONNX Runtime >= OpenVINO on this 2-core CPU
 _AVAILABLE = {"onnxruntime": lambda: _onnxruntime_available(), "openvino": lambda: _openvino_available()}
 _INSTALL = {"onnxruntime": "pip install onnx onnxruntime", "openvino": "pip install onnx openvino"}
 
@@ -170,8 +172,9 @@ class Encoder:
     "auto" (default: on the CPU the first installed of ``CPU_AUTO_ORDER``, else torch). An in-memory graph is
     checked against PyTorch on one batch when built; if they disagree (max |diff| > 1e-3) or the export fails,
     the encoder warns and stays on torch. threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None:
-    ``torch.get_num_threads()``). runner: a ready runner from ``trackreid.reid.runtimes.load_runner`` (an
-    exported file); it decides the runtime and device, ``model`` is then None.
+    ``runtimes.default_threads()``, half the cores). runner: a ready runner from
+    ``trackreid.reid.runtimes.load_runner`` (an exported file); it decides the runtime and device, ``model`` is
+    then None.
     """
 
     def __init__(self, model: torch.nn.Module | None, spec, device="auto", half: bool | None = None,
@@ -182,7 +185,7 @@ class Encoder:
         if runner is None and runtime not in RUNTIMES:
             raise ValueError(f"runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
         self.device = runner.device if runner is not None else resolve_torch_device(device)
-        self.threads = threads
+        self.threads = threads if threads is not None else default_threads()
         if runner is None and runtime in _AVAILABLE:
             if self.device.type != "cpu":
                 raise ValueError(f"runtime {runtime!r} runs on the CPU; on {self.device} use runtime='torch' "
@@ -192,11 +195,13 @@ class Encoder:
         elif runner is None and runtime == "auto":
             runtime = next((r for r in CPU_AUTO_ORDER if _AVAILABLE[r]()), "torch") \
                 if self.device.type == "cpu" else "torch"
-        if runner is not None or half is None:
-            half = self.device.type == "cuda" and runner is None
-        elif half and self.device.type != "cuda":
+        if half and self.device.type != "cuda":
             warnings.warn(f"half=True is for CUDA; running fp32 on {self.device}", stacklevel=2)
             half = False
+        elif runner is not None:
+            half = False  # an exported file's precision is in the file
+        elif half is None:
+            half = self.device.type == "cuda"
         self.half = bool(half)
         self.spec = spec
         self.dim = int(spec.feature_dim)
@@ -432,9 +437,11 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
           from the file; ``runtime``, ``half`` and the ``name`` (if given, it must match what the file records) do
           not change what runs.
     device: "auto" (CUDA if usable, else CPU), "cpu", "cuda", "cuda:N". half: fp16 (CUDA only); None = on CUDA.
-    batch_size: crops per forward pass. runtime: for PyTorch weights, "auto" (on the CPU OpenVINO, else ONNX
-        Runtime, else torch; see ``CPU_AUTO_ORDER``), "torch", "onnxruntime" or "openvino" (see :class:`Encoder`).
-    threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None: ``torch.get_num_threads()``).
+    batch_size: crops per forward pass. runtime: "auto" (on the CPU with default weights: their bundled INT8
+        OpenVINO export when there is one and OpenVINO is installed; otherwise ONNX Runtime fp32, else OpenVINO,
+        else torch; see ``CPU_AUTO_ORDER``), "torch", "onnxruntime" or "openvino" (fp32, see :class:`Encoder`).
+    threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None: half the cores, see
+        ``trackreid.reid.runtimes.default_threads``).
     trust / allow_unverified: see ``trackreid.reid.weights``.
     """
     from .models.registry import build_model, get_spec
@@ -444,7 +451,7 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         name = None
     untrained = weights is not None and isinstance(weights, str) and weights.strip().lower() in {"", "none"}
     if weights is not None and not untrained and file_format(weights) is not None:
-        return _encoder_from_file(name, weights, device, batch_size, sampling_ratio, runtime, threads)
+        return _encoder_from_file(name, weights, device, batch_size, sampling_ratio, runtime, threads, half)
     ck = None
     if weights is not None and not untrained:
         ck = read_checkpoint(weights, trust=trust, allow_unverified=allow_unverified)
@@ -455,7 +462,11 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         if name is None:
             raise ValueError(f"cannot tell the architecture of {ck.path}; pass it as build_encoder(NAME, ...)")
     spec = get_spec(name)
-    resolve_torch_device(device)  # fail on a bad device before loading anything
+    dev = resolve_torch_device(device)  # fail on a bad device before loading anything
+    if weights is None and runtime == "auto" and dev.type == "cpu":
+        fast = _default_cpu_export(spec.name)
+        if fast is not None:
+            return _encoder_from_file(spec.name, fast, "cpu", batch_size, sampling_ratio, "auto", threads, half)
     if weights is None:
         ck = _default_checkpoint(spec.name, allow_unverified)
     if ck is not None and ck.input_size is not None and ck.input_size != tuple(spec.input_size):
@@ -468,6 +479,19 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         report = load_weights(model, ck, arch=spec.name)
     return Encoder(model, spec, device=device, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio,
                    weights_report=report, runtime=runtime, threads=threads)
+
+
+def _default_cpu_export(arch: str) -> Path | None:
+    """The bundled INT8 OpenVINO export of ``arch``'s default weights (sha256-checked), when there is one and
+    OpenVINO is installed: the fastest CPU runtime measured (``benchmarks/reid_speed.py``), made and checked by
+    ``trackreid-export --int8`` (rank-1 and identity margin within 1 point of fp32; see ``weights/README.md``)."""
+    from .weights import bundled_export, default_weights, verified_export
+
+    entry = default_weights(arch)
+    if entry is None or not entry.bundled or not openvino_available():
+        return None
+    exp = bundled_export(entry.name, "openvino", "int8")
+    return verified_export(exp) if exp is not None else None
 
 
 def _default_checkpoint(arch: str, allow_unverified):
@@ -491,7 +515,7 @@ def _default_checkpoint(arch: str, allow_unverified):
             f"(--reid osnet_x0_25), or run {arch} untrained with weights='none' (--reid-weights none)") from None
 
 
-def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, threads) -> Encoder:
+def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, threads, half=None) -> Encoder:
     """An encoder running the exported file ``path`` in its runtime (see ``build_encoder``)."""
     from .models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, get_spec
 
@@ -524,5 +548,6 @@ def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, 
     label = meta.get("arch") or (spec.name if spec is not None else Path(os.fspath(path)).stem)
     spec = ModelSpec(label, runner.info.input_size, tuple(meta.get("mean", IMAGENET_MEAN)),
                      tuple(meta.get("std", IMAGENET_STD)), runner.info.dim)
-    return Encoder(None, spec, batch_size=batch_size, sampling_ratio=sampling_ratio, runner=runner, threads=threads,
-                   weights_report=f"{fmt} file {os.fspath(path)}")
+    what = f"{meta.get('precision', '')} {fmt} export of {meta['weights']}" if meta.get("weights") else f"{fmt} file"
+    return Encoder(None, spec, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio, runner=runner,
+                   threads=threads, weights_report=f"{what.strip()} ({os.fspath(path)})")

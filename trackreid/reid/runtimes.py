@@ -7,9 +7,12 @@ is a ReID encoder (one (batch, 3, H, W) input with fixed H and W, a (batch, D) o
 and reads H, W and D from it. Files written by ``trackreid-export`` also record the architecture, weights and
 normalisation (``read_meta``); other files are fed ImageNet mean/std.
 
-Threads: ``threads`` is the runtime's intra-op thread count (default: ``torch.get_num_threads()``). ONNX Runtime's
-threads never busy-wait between calls (spinning steals the cores the detector and the decoder need: measured in
-``benchmarks/reid_speed.py``); OpenVINO runs with its latency hint and without pinning threads to cores.
+Threads: ``threads`` is the runtime's intra-op thread count, by default ``default_threads()``: half of torch's
+thread count (1 on a 2-core machine). In the pipeline the detector runs beside the encoder (overlap), and
+intra-op threads that outnumber the free cores stall at every layer's barrier until the scheduler runs the missing
+thread again, which on a loaded 2-core machine turns a ~15 ms forward of 8 crops into 80-100 ms
+(``benchmarks/reid_speed.py``, column "beside a busy core"). ONNX Runtime's threads never busy-wait between calls;
+OpenVINO runs with its latency hint and without pinning threads to cores.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import numpy as np
 import torch
 
 __all__ = ["GraphInfo", "OrtRunner", "OpenVINORunner", "TensorRTRunner", "file_format", "load_runner", "read_meta",
-           "META_KEY", "FILE_SUFFIXES", "onnxruntime_available", "openvino_available"]
+           "META_KEY", "FILE_SUFFIXES", "onnxruntime_available", "openvino_available", "default_threads"]
 
 META_KEY = "trackreid"  # ONNX metadata_props key / OpenVINO rt_info key of the JSON written by trackreid-export
 FILE_SUFFIXES = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".trt": "tensorrt",
@@ -58,9 +61,14 @@ class GraphInfo:
     meta: dict = field(default_factory=dict)
 
 
+def default_threads() -> int:
+    """Intra-op threads a runtime gets when none are asked for: half of torch's thread count, at least 1."""
+    return max(1, torch.get_num_threads() // 2)
+
+
 def _threads(threads: int | None) -> int:
     if threads is None:
-        return max(1, torch.get_num_threads())
+        return default_threads()
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads: expected a positive int or None, got {threads!r}")
     return threads

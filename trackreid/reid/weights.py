@@ -37,6 +37,7 @@ __all__ = [
     "UnsafeCheckpointError", "Checkpoint", "LoadReport",
     "known_weights", "get_entry", "cache_dir", "download", "resolve_weights", "read_checkpoint", "load_weights",
     "infer_arch", "sha256_file", "guess_arch", "default_weights", "bundled_path", "BUNDLED_ROOT",
+    "BundledExport", "bundled_export", "verified_export",
 ]
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,47 @@ def _verified_bundled(entry: WeightsEntry) -> Path:
                             f"file); reinstall trackreid (pip install --force-reinstall trackreid) or pass a good "
                             f"copy of {entry.file} as weights")
     return path
+
+
+@dataclass(frozen=True)
+class BundledExport:
+    """An exported file shipped in the package, made by ``trackreid-export`` from bundled weights.
+
+    name: its key; of: the weights it was exported from; format: "openvino"; precision: "int8" or "fp32";
+    folder: its folder relative to ``BUNDLED_ROOT``; files: file name -> sha256; made: how it was made and checked.
+    """
+
+    name: str
+    of: str
+    format: str
+    precision: str
+    folder: str
+    files: dict
+    made: str = ""
+
+
+def bundled_export(weights_name: str, format: str = "openvino", precision: str = "int8") -> BundledExport | None:
+    """The bundled export of ``weights_name`` in ``format`` / ``precision``, or None when the package has none."""
+    for e in _manifest().get("exports", []):
+        if (e["of"], e["format"], e["precision"]) == (weights_name, format, precision):
+            return BundledExport(**e)
+    return None
+
+
+def verified_export(exp: BundledExport) -> Path:
+    """The folder of a bundled export, every file checked against its sha256 (``ChecksumError`` otherwise)."""
+    folder = BUNDLED_ROOT / exp.folder
+    for fname, digest in exp.files.items():
+        path = folder / fname
+        if not path.is_file():
+            raise ChecksumError(f"bundled export {path} is missing from the installed package; reinstall trackreid "
+                                "(pip install --force-reinstall trackreid) or pass runtime='onnxruntime'")
+        got = sha256_file(path)
+        if got != digest:
+            raise ChecksumError(f"bundled export {path} has sha256 {got}, expected {digest} (damaged file); "
+                                "reinstall trackreid (pip install --force-reinstall trackreid) or pass "
+                                "runtime='onnxruntime'")
+    return folder
 
 
 def cache_dir() -> Path:
