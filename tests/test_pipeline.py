@@ -260,7 +260,7 @@ def test_lines_zones_and_crops_from_the_python_api(seq, tmp_path):
     out = tmp_path / "events"
     results = []
     gen = track_video(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", output=out, quiet=True,
-                      lines=["0,104,320,104:mid"], zones=["0,0,120,0,120,240,0,240:left"], save_crops=2,
+                      lines=["50,0,50,240:mid"], zones=["0,0,120,0,120,240,0,240:left"], save_crops=2,
                       tracker_config={"min_hits": 1})
     with pytest.raises(StopIteration) as stop:
         while True:
@@ -272,7 +272,7 @@ def test_lines_zones_and_crops_from_the_python_api(seq, tmp_path):
     assert on_disk[: len(events)] == events  # written as the run goes; the end of the stream closes the rest
     assert {e["event"] for e in on_disk[len(events):]} <= {"exit", "zone_exit"}
     crossing = [e for e in events if e["event"] == "line_cross"]
-    assert len(crossing) == 1 and crossing[0]["name"] == "mid"  # the walker drifting down crosses y=104 once (feet at 100 -> 107.5)
+    assert len(crossing) == 1 and crossing[0]["name"] == "mid"  # the walker moving right crosses x=50 once (centre 32 -> 92)
     assert summary["events"]["lines"]["mid"]["people_in"] + summary["events"]["lines"]["mid"]["people_out"] == 1
     assert summary["events"]["zones"]["left"]["visitors"] >= 1
     assert summary["events"]["people"] == 3
@@ -296,3 +296,15 @@ def test_a_returning_person_keeps_the_id_and_is_marked(tmp_path):
     off = run(seq / "RET.mp4", reid=ColourEncoder(), detector=seq / "det" / "det.txt", quiet=True,
               tracker_config={"track_buffer": 5, "memory": False})
     assert off["unique_identities"] == 3 and off["reentries"] == 0  # without the memory she is someone new
+
+
+def test_bad_lines_zones_and_crop_options_fail_before_any_output(seq, tmp_path):
+    out = tmp_path / "never"
+    det = seq / "det" / "det.txt"
+    with pytest.raises(ValueError, match="line"):
+        run(seq / "SEQ.mp4", reid="none", detector=det, output=out, lines=["1,2,3"])
+    with pytest.raises(ValueError, match="zone"):
+        run(seq / "SEQ.mp4", reid="none", detector=det, output=out, zones=["0,0,10,0:two-points"])
+    with pytest.raises(PipelineError, match="output folder"):
+        run(seq / "SEQ.mp4", reid="none", detector=det, save_crops=4)
+    assert not out.exists()

@@ -201,6 +201,14 @@ class TrackingOptions:
             raise PipelineError(f"prefetch: expected at least 1 frame, got {self.prefetch}")
         if int(self.trail) < 0:
             raise PipelineError(f"trail: expected a length >= 0, got {self.trail}")
+        if isinstance(self.lines, str) or isinstance(self.zones, str):
+            raise PipelineError("lines / zones: expected a list of specs (e.g. lines=['0,700,1920,700:door'])")
+        if self.lines or self.zones or self.events_config:
+            from trackreid.analytics.regions import build_regions
+
+            build_regions(self.lines, self.zones, self.events_config)  # a bad spec fails before any output exists
+        if self.save_crops and self.output is None:
+            raise PipelineError("save_crops: needs an output folder (the crops go to OUTPUT/crops)")
 
     @classmethod
     def make(cls, options: "TrackingOptions | None" = None, **kw) -> "TrackingOptions":
