@@ -224,8 +224,8 @@ def main(argv=None) -> int:
         if busy:
             print(f"beside a busy core, batch {args.busy_batch}: old default {busy[(old, args.busy_batch)]:.1f} ms "
                   f"(idle {idle.get((old, args.busy_batch), float('nan')):.1f} ms), default "
-                  f"{busy[(d, args.busy_batch)]:.1f} ms. With as many intra-op threads as cores, every layer waits "
-                  "at a barrier for the thread the scheduler gave to the other process; one thread does not wait.")
+                  f"{busy[(d, args.busy_batch)]:.1f} ms (intra-op threads meet at a barrier after every layer, so when "
+                  "more threads are runnable than there are cores a forward waits for descheduled threads)")
 
     default.batch_size = 64  # the forward table set it per batch; back to build_encoder's default
     print("\n## Embedding cost per 1080p frame, crop + forward (ms, median)")

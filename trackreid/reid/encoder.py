@@ -76,7 +76,7 @@ _POOL = None
 
 RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
 # what runtime="auto" picks on the CPU, fastest first (measured with benchmarks/reid_speed.py)
-CPU_AUTO_ORDER = ("onnxruntime", "openvino")  # fp32 at 1-2 threads: ONNX Runtime >= OpenVINO on this 2-core CPU
+CPU_AUTO_ORDER = ("onnxruntime", "openvino")  # fp32: ONNX Runtime >= OpenVINO at 1 thread, equal at 2 (2-core CPU)
 _AVAILABLE = {"onnxruntime": lambda: _onnxruntime_available(), "openvino": lambda: _openvino_available()}
 _INSTALL = {"onnxruntime": "pip install onnx onnxruntime", "openvino": "pip install onnx openvino"}
 
@@ -172,7 +172,7 @@ class Encoder:
     "auto" (default: on the CPU the first installed of ``CPU_AUTO_ORDER``, else torch). An in-memory graph is
     checked against PyTorch on one batch when built; if they disagree (max |diff| > 1e-3) or the export fails,
     the encoder warns and stays on torch. threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None:
-    ``runtimes.default_threads()``, half the cores). runner: a ready runner from
+    ``runtimes.default_threads()``, all cores). runner: a ready runner from
     ``trackreid.reid.runtimes.load_runner`` (an exported file); it decides the runtime and device, ``model`` is
     then None.
     """
@@ -440,7 +440,7 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     batch_size: crops per forward pass. runtime: "auto" (on the CPU with default weights: their bundled INT8
         OpenVINO export when there is one and OpenVINO is installed; otherwise ONNX Runtime fp32, else OpenVINO,
         else torch; see ``CPU_AUTO_ORDER``), "torch", "onnxruntime" or "openvino" (fp32, see :class:`Encoder`).
-    threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None: half the cores, see
+    threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None: torch's thread count, see
         ``trackreid.reid.runtimes.default_threads``).
     trust / allow_unverified: see ``trackreid.reid.weights``.
     """

@@ -7,12 +7,12 @@ is a ReID encoder (one (batch, 3, H, W) input with fixed H and W, a (batch, D) o
 and reads H, W and D from it. Files written by ``trackreid-export`` also record the architecture, weights and
 normalisation (``read_meta``); other files are fed ImageNet mean/std.
 
-Threads: ``threads`` is the runtime's intra-op thread count, by default ``default_threads()``: half of torch's
-thread count (1 on a 2-core machine). In the pipeline the detector runs beside the encoder (overlap), and
-intra-op threads that outnumber the free cores stall at every layer's barrier until the scheduler runs the missing
-thread again, which on a loaded 2-core machine turns a ~15 ms forward of 8 crops into 80-100 ms
-(``benchmarks/reid_speed.py``, column "beside a busy core"). ONNX Runtime's threads never busy-wait between calls;
-OpenVINO runs with its latency hint and without pinning threads to cores.
+Threads: ``threads`` is the runtime's intra-op thread count, by default ``default_threads()``: torch's thread count
+(all cores). Measured on this 2-core CPU (``benchmarks/reid_speed.py``): on a quiet machine 2 threads beat 1 by
+1.2-1.7x, and beside one busy process they tie; only when far more threads are runnable than there are cores
+(load ~10) do intra-op barriers stall (ONNX Runtime fp32, 8 crops: ~10 ms quiet, 70-95 ms under that load).
+ONNX Runtime's threads never busy-wait between calls; OpenVINO runs with its latency hint and without pinning
+threads to cores.
 """
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ class GraphInfo:
 
 
 def default_threads() -> int:
-    """Intra-op threads a runtime gets when none are asked for: half of torch's thread count, at least 1."""
-    return max(1, torch.get_num_threads() // 2)
+    """Intra-op threads a runtime gets when none are asked for: torch's thread count (all cores by default)."""
+    return max(1, torch.get_num_threads())
 
 
 def _threads(threads: int | None) -> int:
