@@ -18,9 +18,13 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def local_ray():
+    # Ray installs its own SIGTERM/SIGINT handlers in the driver; later tests rely on the defaults
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     yield
     ray.shutdown()
+    for s, handler in saved.items():
+        signal.signal(s, handler)
 
 
 @pytest.mark.slow

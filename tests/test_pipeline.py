@@ -188,11 +188,11 @@ def test_device_resolution():
 def test_osnet_is_trained_by_default_and_untrained_only_on_request(seq, tmp_path):
     """``reid="osnet_x0_25"`` without weights runs the bundled Market-1501 weights, with no untrained warning;
     ``reid_weights="none"`` runs untrained, with the warning."""
-    for weights, warned in ((None, False), ("none", True)):
+    for reid, weights, warned in (("osnet_x0_25", None, False), ("auto", "none", True)):
         out = tmp_path / f"osnet-{weights}"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            summary = run(seq / "SEQ.mp4", reid="osnet_x0_25", reid_weights=weights, detector=seq / "det" / "det.txt",
+            summary = run(seq / "SEQ.mp4", reid=reid, reid_weights=weights, detector=seq / "det" / "det.txt",
                           output=out, device="cpu", quiet=True, max_frames=8)
         assert any("NO trained weights" in str(w.message) for w in caught) == warned
         _check_outputs_agree(out, 8)

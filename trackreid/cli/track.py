@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--reid-runtime", default="auto", choices=("auto", "torch", "onnxruntime", "openvino"),
                    help="where a PyTorch checkpoint runs (default auto: the fastest runtime checked against PyTorch "
                    "for the device)")
+    g.add_argument("--reid-threads", type=int, default=None, metavar="N",
+                   help="intra-op threads of the CPU ReID runtime (default: all cores)")
     g.add_argument("--detector", nargs="+", default=["yolo11n.pt"], metavar="PATH|NAME",
                    help="Ultralytics model (.pt, .onnx, OpenVINO folder; default yolo11n.pt, downloaded by "
                    "Ultralytics when online) or a MOT det.txt of precomputed detections; with several sources, one "
@@ -141,7 +143,7 @@ def _report(summary: dict, out: Path) -> None:
 def options_from_args(args, output) -> dict:
     """The :class:`~trackreid.pipeline.TrackingOptions` fields the command line sets."""
     return dict(
-        reid=args.reid, reid_weights=args.reid_weights, reid_runtime=args.reid_runtime,
+        reid=args.reid, reid_weights=args.reid_weights, reid_runtime=args.reid_runtime, reid_threads=args.reid_threads,
         detector=args.detector[0] if len(args.detector) == 1 else args.detector, classes=args.classes, conf=args.conf,
         device=args.device, half=args.half, tracker_config=args.tracker_config, output=output,
         save_video=not args.no_video, show=args.show, max_frames=args.max_frames, quiet=args.quiet,
