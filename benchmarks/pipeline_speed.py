@@ -120,7 +120,9 @@ def side_by_side(args) -> dict:
     return res
 
 
-PATHS = {"previous": {"overlap": False, "reid_runtime": "onnxruntime"}, "default": {}}
+# previous: the trained weights given as a file, stages in turn, ONNX Runtime fp32; default: what `trackreid` does
+# with no ReID options (the same trained weights, bundled, in the default CPU runtime; detector one frame ahead)
+PATHS = {"previous": {"overlap": False, "reid_runtime": "onnxruntime"}, "default": {"reid_weights": None}}
 
 
 def crowd_video(tmp: Path) -> tuple[Path, Path] | None:
@@ -140,9 +142,9 @@ def real_pipeline(args, video: Path, path: str) -> dict:
     from trackreid.pipeline import run
 
     out = ROOT / "runs" / "bench" / "pipeline_speed" / f"{video.stem}-{path}"
-    return run(video, reid=args.reid, reid_weights=args.reid_weights, detector=args.detector, conf=args.conf,
-               device=args.device, half=args.half, output=out, save_video=not args.no_video,
-               max_frames=args.frames, quiet=True, **PATHS[path])
+    kw = {"reid_weights": args.reid_weights, **PATHS[path]}
+    return run(video, reid=args.reid, detector=args.detector, conf=args.conf, device=args.device, half=args.half,
+               output=out, save_video=not args.no_video, max_frames=args.frames, quiet=True, **kw)
 
 
 def idf1(summary: dict, gt: Path) -> float:
