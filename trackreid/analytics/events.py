@@ -184,14 +184,7 @@ class EventEngine:
         run[near & seen[:, None]] = 0  # back at the line: an excursion not yet confirmed is over
         seed = valid & (cs < 0)
         cs[seed] = s[seed]
-        same = valid & (s == cs)
-        diff = valid & ~same
-        run[same] = 0
-        start[diff & (run == 0)] = frame
-        run[diff] += 1
-        cross = diff & (run >= k)
-        cs[cross] = s[cross]
-        run[cross] = 0
+        cross = _confirm(cs, s, valid, run, start, frame, k)
         T["side"][rows], T["run"][rows], T["run_start"][rows] = cs, run, start
         if not cross.any():
             return []
@@ -219,13 +212,7 @@ class EventEngine:
         else:
             obs = np.zeros((0, len(self.zones)), bool)
         inside, run, start = T["inside"][rows], T["zrun"][rows], T["zrun_start"][rows]
-        diff = (obs != inside) & seen[:, None]
-        run[(obs == inside) & seen[:, None]] = 0
-        start[diff & (run == 0)] = frame
-        run[diff] += 1
-        flip = diff & (run >= k)
-        inside[flip] = obs[flip]
-        run[flip] = 0
+        flip = _confirm(inside, obs, np.broadcast_to(seen[:, None], obs.shape), run, start, frame, k)
         T["inside"][rows], T["zrun"][rows], T["zrun_start"][rows] = inside, run, start
         if not flip.any():
             return []
@@ -309,3 +296,18 @@ class EventEngine:
                                if self.visitors[i] else 0.0}
                       for i, z in enumerate(self.zones)},
         }
+
+
+def _confirm(state: np.ndarray, obs: np.ndarray, seen: np.ndarray, run: np.ndarray, start: np.ndarray, frame: int,
+             k: int) -> np.ndarray:
+    """Debounce, in place: where ``seen``, an observation ``obs`` that differs from ``state`` extends a run (started
+    at ``start``) and one that agrees ends it; after ``k`` differing observations in a row the state takes the new
+    value. Returns where it changed this frame."""
+    diff = seen & (obs != state)
+    run[seen & (obs == state)] = 0
+    start[diff & (run == 0)] = frame
+    run[diff] += 1
+    flip = diff & (run >= k)
+    state[flip] = obs[flip]
+    run[flip] = 0
+    return flip
