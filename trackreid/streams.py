@@ -259,7 +259,7 @@ class StreamsRun:
         finally:
             for st in streams:
                 if st.active or (st.run is not None and st.run.summary is None):
-                    st.stop(status if status != "completed" else "completed", message)
+                    st.stop(status, message)
             if bar is not None:
                 bar.close()
             self.summary = self._summary(streams, status, message, started, setup_s,
