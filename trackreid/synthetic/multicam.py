@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from trackreid.synthetic.render import _sample_person
-from trackreid.synthetic.scene import (DetectionNoise, Scene, SceneConfig, _simulate, camera_geometry,
-                                       resolve_sprites)
+from trackreid.synthetic.scene import (DetectionNoise, Scene, SceneConfig, _simulate, assign_sprites,
+                                       camera_geometry, resolve_sprites)
 
 __all__ = ["MulticamConfig", "MulticamSite", "generate_multicam", "write_multicam", "camera_names"]
 
@@ -214,12 +214,7 @@ def generate_multicam(config: MulticamConfig | None = None) -> MulticamSite:
     people = [_sample_person(rng) for _ in range(c.num_people)]
     speed = rng.uniform(*SceneConfig.speed_range, c.num_people)
     sprites = resolve_sprites(c.sprites)
-    sprite_index = None
-    if sprites is not None:
-        if len(sprites) < c.num_people:
-            raise ValueError(f"sprites: {len(sprites)} identities in the sprite set, expected at least "
-                             f"num_people={c.num_people} (one identity per person)")
-        sprite_index = np.random.default_rng([c.seed, 32]).permutation(len(sprites))[: c.num_people]
+    sprite_index = assign_sprites(sprites, c.num_people, [c.seed, 32])
     visits, plan = _plan(c, speed, np.random.default_rng([c.seed, 33]))
     scenes = []
     for cam in range(c.num_cameras):

@@ -266,17 +266,22 @@ def generate_scene(config: SceneConfig | None = None) -> Scene:
     rng = np.random.default_rng([c.seed, 1])
     people = [_sample_person(rng) for _ in range(c.num_people)]
     sprites = resolve_sprites(c.sprites)
-    sprite_index = None
-    if sprites is not None:
-        if len(sprites) < c.num_people:
-            raise ValueError(f"sprites: {len(sprites)} identities in the sprite set, expected at least "
-                             f"num_people={c.num_people} (one identity per person)")
-        sprite_index = np.random.default_rng([c.seed, 4]).permutation(len(sprites))[: c.num_people]
+    sprite_index = assign_sprites(sprites, c.num_people, [c.seed, 4])
     schedule = None
     if c.reentry:
         schedule = ReentrySchedule(np.random.default_rng([c.seed, 5]), c.num_people, c.num_frames, c.fps,
                                    c.reentry_gap, c.reentry_visit, c.reentry_returns)
     return _simulate(c, rng, people, sprites, sprite_index, schedule)
+
+
+def assign_sprites(sprites, num_people: int, seed) -> np.ndarray | None:
+    """One sprite identity per person, a random subset of the set drawn from ``seed``; None without sprites."""
+    if sprites is None:
+        return None
+    if len(sprites) < num_people:
+        raise ValueError(f"sprites: {len(sprites)} identities in the sprite set, expected at least "
+                         f"num_people={num_people} (one identity per person)")
+    return np.random.default_rng(seed).permutation(len(sprites))[:num_people]
 
 
 def resolve_sprites(sprites):
