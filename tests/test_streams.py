@@ -12,9 +12,9 @@ import pytest
 from tests._pipeline_data import ColourEncoder, make_sequence
 from trackreid.io.mot import read_mot
 from trackreid.io.sources import Source, SourceInfo, open_source
-from trackreid.pipeline import PipelineError, run
+from trackreid.pipeline import PipelineError, embed_many, run
+from trackreid.streams import StreamsRun, track_streams, unique_names
 from trackreid.tracking.global_ids import LinkConfig
-from trackreid.streams import StreamsRun, embed_many, track_streams, unique_names
 
 FRAMES = 16
 

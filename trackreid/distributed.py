@@ -10,13 +10,12 @@ Install with ``pip install -e ".[ray]"``; ``trackreid SRC... --ray [ADDRESS]`` o
 """
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from pathlib import Path
 
 import numpy as np
 
-from trackreid.pipeline import PipelineError, TrackingOptions
+from trackreid.pipeline import PipelineError, TrackingOptions, utc_now
 
 __all__ = ["run_on_ray"]
 
@@ -80,7 +79,7 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
     """Run the sources on Ray (``address``: a cluster to join, e.g. ``ray://head:10001`` or ``auto``; None: the
     running one or a new local one) and return the run summary (also written as ``output/summary.json``).
     ``workers``: how many (default: one per source, at most one per GPU on CUDA or per ``cpus_per_worker`` CPUs)."""
-    from trackreid.streams import unique_names
+    from trackreid.streams import run_summary, unique_names
 
     ray = _ray()
     sources = list(sources)
@@ -94,7 +93,7 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
     det = opts.detector
     if isinstance(det, (list, tuple)) and len(det) != len(sources):
         raise PipelineError(f"detector: {len(det)} detectors for {len(sources)} sources")
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    started = utc_now()
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
     on_gpu = str(opts.device).startswith("cuda") or (opts.device == "auto" and ray.cluster_resources().get("GPU"))
@@ -127,16 +126,10 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
                               "frames": _frames_written(out / names[i]), "fps": None,
                               "latency_ms": None, "unique_identities": None, "output": str(out / names[i])}
     wall = time.perf_counter() - t0
-    import trackreid
-
     srcs = [reports[i] for i in range(len(sources))]
-    frames = sum(r["frames"] or 0 for r in srcs)
     ok = all(r["status"] in ("completed", "source_ended") for r in srcs)
-    summary = {"trackreid_version": trackreid.__version__, "started_at": started,
-               "status": "completed" if ok else "partial", "message": "" if ok else "some sources failed",
-               "engine": "ray", "workers": n, "sources": srcs, "frames": frames, "wall_s": round(wall, 3),
-               "fps": round(frames / wall, 2) if wall > 0 else None,
-               "unique_identities": sum(r["unique_identities"] or 0 for r in srcs)}
+    summary = run_summary(srcs, "completed" if ok else "partial", "" if ok else "some sources failed", started,
+                          wall, engine="ray", workers=n)
     if bank is not None:
         summary["global_identities"] = ray.get(bank.num_identities.remote())
     from trackreid.io.atomic import write_json_atomic

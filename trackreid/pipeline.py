@@ -256,10 +256,37 @@ def embed_detections(encoder, tracker, frame, dets: np.ndarray) -> tuple[np.ndar
     if encoder is None:
         return None, 0.0
     t0 = time.perf_counter()
-    rows = embed_rows(tracker, dets)
-    part = np.asarray(encoder(frame, np.ascontiguousarray(dets[rows, :4])), np.float32) if len(rows) else None
-    emb = scatter_embeddings(len(dets), rows, part, getattr(encoder, "dim", None))
+    emb = embed_many(encoder, [frame], [dets], [embed_rows(tracker, dets)])[0]
     return emb, (time.perf_counter() - t0) * 1e3
+
+
+def embed_many(encoder, frames: list[np.ndarray], dets_list: list[np.ndarray],
+               rows: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Embeddings of the detections of one or several frames, every crop in one forward when the encoder can (its
+    ``preprocess`` and ``forward``), else one call per frame. Only ``rows`` of each frame are embedded (the
+    tracker's rule, :func:`embed_rows`; the other rows as :func:`scatter_embeddings` fills them)."""
+    if encoder is None:
+        return [None] * len(frames)
+    dim = getattr(encoder, "dim", None)
+    pre, fwd = getattr(encoder, "preprocess", None), getattr(encoder, "forward", None)
+    if pre is not None and fwd is not None and sum(len(r) for r in rows):
+        import torch
+
+        crops = [pre(f, np.ascontiguousarray(d[r, :4])) for f, d, r in zip(frames, dets_list, rows) if len(r)]
+        feats = fwd(torch.cat(crops)).float().cpu().numpy()
+        parts, at = [], 0
+        for r in rows:
+            parts.append(feats[at:at + len(r)] if len(r) else None)
+            at += len(r)
+    else:
+        parts = [np.asarray(encoder(f, np.ascontiguousarray(d[r, :4])), np.float32) if len(r) else None
+                 for f, d, r in zip(frames, dets_list, rows)]
+    return [scatter_embeddings(len(d), r, p, dim) for d, r, p in zip(dets_list, rows, parts)]
+
+
+def utc_now() -> str:
+    """The current time for a summary's ``started_at`` (ISO 8601, UTC, seconds)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def embed_rows(tracker, dets: np.ndarray) -> np.ndarray:
@@ -418,7 +445,7 @@ class TrackingRun:
     def _generate(self):
         o = self.options
         t_setup = time.perf_counter()
-        started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        started = utc_now()
         src, run = self._setup()
         info = src.info
         prefetcher = ahead = bar = None
@@ -431,7 +458,6 @@ class TrackingRun:
                 if o.max_frames is not None:
                     total = min(total, int(o.max_frames)) if total else int(o.max_frames)
                 bar = tqdm(total=total, unit="frame", desc=info.name, file=sys.stderr, dynamic_ncols=True, leave=True)
-            setup_s = time.perf_counter() - t_setup
             prefetcher = Prefetcher(src, maxsize=o.prefetch, on_exit=src.close)  # the decode thread releases it
             frames, ahead = _detected(prefetcher, run.models.detector, o.overlap)
             t_loop = time.perf_counter()

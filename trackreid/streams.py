@@ -14,14 +14,12 @@ global ID and JSON lines carry both ``id`` (per camera) and ``global_id``.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generator
 
-import numpy as np
 
 from trackreid.io.sources import Prefetcher, open_source, source_name
 from trackreid.pipeline import (
@@ -30,8 +28,9 @@ from trackreid.pipeline import (
     SourceRun,
     TrackingOptions,
     build_models,
+    embed_many,
     embed_rows,
-    scatter_embeddings,
+    utc_now,
 )
 
 __all__ = ["StreamStep", "StreamsRun", "track_streams", "unique_names"]
@@ -157,7 +156,7 @@ class StreamsRun:
         streams = []
         for i, (name, spec) in enumerate(zip(self.names, self.sources)):
             st = _Stream(i, name, spec)
-            st.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            st.started = utc_now()
             try:
                 st.src = open_source(spec, stream_timeout_s=o.stream_timeout_s)
                 out = self.output_dir / name if self.output_dir is not None else None
@@ -224,7 +223,7 @@ class StreamsRun:
 
     def _generate(self):
         o = self.options
-        started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        started = utc_now()
         t0 = time.perf_counter()
         models, streams, linker = self._setup()
         setup_s = time.perf_counter() - t0
@@ -271,43 +270,23 @@ class StreamsRun:
         return self.summary
 
     def _summary(self, streams, status, message, started, setup_s, wall, linker) -> dict:
-        import trackreid
-
-        frames = sum(s.frames for s in streams)
-        out = {
-            "trackreid_version": trackreid.__version__, "started_at": started, "status": status,
-            "message": message, "sources": [s.report() for s in streams], "frames": frames,
-            "wall_s": round(wall, 3), "setup_s": round(setup_s, 3),
-            "fps": round(frames / wall, 2) if wall > 0 else None,  # all sources together
-            "unique_identities": sum(s.report()["unique_identities"] for s in streams),
-        }
+        extra = {"setup_s": round(setup_s, 3)}
         if linker is not None:
-            out["global_identities"] = linker.num_identities
-        return out
+            extra["global_identities"] = linker.num_identities
+        return run_summary([s.report() for s in streams], status, message, started, wall, **extra)
 
 
-def embed_many(encoder, frames: list[np.ndarray], dets_list: list[np.ndarray],
-               rows: list[np.ndarray]) -> list[np.ndarray | None]:
-    """Embeddings of the detections of several frames, every crop in one forward when the encoder can (its
-    ``preprocess`` and ``forward``), else one call per frame. Only ``rows`` of each frame are embedded (the
-    tracker's rule, :func:`trackreid.pipeline.embed_rows`; see :func:`trackreid.pipeline.scatter_embeddings`)."""
-    if encoder is None:
-        return [None] * len(frames)
-    dim = getattr(encoder, "dim", None)
-    pre, fwd = getattr(encoder, "preprocess", None), getattr(encoder, "forward", None)
-    if pre is not None and fwd is not None and sum(len(r) for r in rows):
-        import torch
+def run_summary(sources: list[dict], status: str, message: str, started: str, wall: float, **extra) -> dict:
+    """The summary of a multi-source run (also a Ray run's) from each source's report."""
+    import trackreid
 
-        crops = [pre(f, np.ascontiguousarray(d[r, :4])) for f, d, r in zip(frames, dets_list, rows) if len(r)]
-        feats = fwd(torch.cat(crops)).float().cpu().numpy()
-        parts, at = [], 0
-        for r in rows:
-            parts.append(feats[at:at + len(r)] if len(r) else None)
-            at += len(r)
-    else:
-        parts = [np.asarray(encoder(f, np.ascontiguousarray(d[r, :4])), np.float32) if len(r) else None
-                 for f, d, r in zip(frames, dets_list, rows)]
-    return [scatter_embeddings(len(d), r, p, dim) for d, r, p in zip(dets_list, rows, parts)]
+    frames = sum(r["frames"] or 0 for r in sources)
+    return {
+        "trackreid_version": trackreid.__version__, "started_at": started, "status": status, "message": message,
+        **extra, "sources": sources, "frames": frames, "wall_s": round(wall, 3),
+        "fps": round(frames / wall, 2) if wall > 0 else None,  # all sources together
+        "unique_identities": sum(r["unique_identities"] or 0 for r in sources),
+    }
 
 
 def track_streams(sources, options: TrackingOptions | None = None, **kw) -> Generator[StreamStep, None, dict]:
