@@ -330,3 +330,16 @@ def test_partly_covered_view_becomes_an_exemplar(overlap_px, kept):
     rows = t.tracks.track_id[: t.tracks.n] == ids_by_det(out)[0]
     assert rows.sum() == 1
     assert (t.tracks.ex_n[: t.tracks.n][rows][0] > 0) == kept
+
+
+def test_observe_with_replace_keeps_one_running_view():
+    """A bank of centroids (the multi-camera linker's use): each observation replaces the identity's exemplar."""
+    mem = IdentityMemory(size=10, exemplars=1)
+    a, b = np.eye(4, dtype=np.float32)[:2]
+    mem.observe([7], a[None], [0], [[0, 0, 10, 20]], frame=1, replace=True)
+    mem.observe([7], b[None], [0], [[5, 5, 15, 25]], frame=2, replace=True)
+    r = mem.find([7])[0]
+    np.testing.assert_allclose(mem.ex[r, 0], b)
+    assert mem.count[r] == 1 and mem.last_seen[r] == 2 and len(mem) == 1
+    assert mem.query(b[None], [0], thresh=0.1, margin=0.0)[0] == 7
+    assert mem.query(a[None], [0], thresh=0.1, margin=0.0)[0] == -1

@@ -218,14 +218,7 @@ class GlobalIdentities:
             self._gsum[g] = self._gsum[g] + f if g in self._gsum else f.astype(np.float64)
         cen = np.stack([self._gsum[g] for g in gids.tolist()]).astype(np.float32)
         cen /= np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)
-        bank = self.bank
-        rows = bank.find(gids)
-        new = rows < 0
-        if new.any():
-            bank.put(gids[new], cen[new][:, None, :], tracks[new, 6], tracks[new, :4], np.full(int(new.sum()), frame))
-        old = np.flatnonzero(~new)
-        if len(old):
-            _refresh(bank, rows[old], cen[old][:, None, :], tracks[old, :4], frame)
+        self.bank.observe(gids, cen, tracks[:, 6], tracks[:, :4], frame, replace=True)
 
 
 def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,13 +235,3 @@ def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     has = rows >= 0
     has[has] = T.has_feat[rows[has]]
     return T.feat[np.where(has, rows, 0)].astype(np.float32), has, held
-
-
-def _refresh(bank: IdentityMemory, rows: np.ndarray, ex: np.ndarray, boxes: np.ndarray, frame: int) -> None:
-    """Rewrite the exemplars, box and last-seen frame of banked identities at ``rows`` in place."""
-    bank.ex[rows] = ex
-    bank.box[rows] = boxes
-    bank.last_seen[rows] = frame
-    mean = ex.mean(axis=1)
-    mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
-    bank._sketch[rows] = mean @ bank._proj

@@ -290,11 +290,12 @@ class IdentityMemory:
             keep[rows] = False
             self._compact(keep)
 
-    def observe(self, ids, views, cls, boxes, frame: int) -> None:
+    def observe(self, ids, views, cls, boxes, frame: int, replace: bool = False) -> None:
         """Fold one new view per identity into the store: ``ids`` (M,), ``views`` (M, D) L2-normalised, ``cls``
         (M,), ``boxes`` (M, 4), seen at ``frame``. Known identities update their exemplar set in place (diversity
-        rule of :func:`update_exemplars`), box and last-seen frame; new ones are added. For a bank fed by several
-        trackers (one call per camera and frame with the tracks in view)."""
+        rule of :func:`update_exemplars`; with ``replace``, the view becomes the identity's only exemplar, e.g. a
+        running centroid), box and last-seen frame; new ones are added. For a bank fed by several trackers (one
+        call per camera and frame with the tracks in view)."""
         ids = np.asarray(ids, np.int64).reshape(-1)
         views = np.asarray(views, np.float32).reshape(len(ids), -1)
         boxes = np.asarray(boxes, np.float32).reshape(len(ids), 4)
@@ -306,7 +307,11 @@ class IdentityMemory:
         old = np.flatnonzero(~new)
         if len(old):
             r = rows[old]
-            self.ex[r], self.count[r] = update_exemplars(self.ex[r], self.count[r], views[old])
+            if replace:
+                self.ex[r] = views[old][:, None, :]
+                self.count[r] = 1
+            else:
+                self.ex[r], self.count[r] = update_exemplars(self.ex[r], self.count[r], views[old])
             self.box[r] = boxes[old]
             self.last_seen[r] = frame
             self._sketch[r] = exemplar_mean(self.ex[r]) @ self._proj
