@@ -114,3 +114,23 @@ def test_hidden_feet_give_no_observation():
     frames.update({f: [[80, 30, 120, 90, 1, 0.9, 0, 0], [70, 60, 130, 170, 2, 0.9, 0, 1]] for f in range(4, 9)})
     ev = run(eng, frames)
     assert kinds(ev, "line_cross") == [] and kinds(ev, "zone_enter") == []
+
+
+def test_leaving_the_view_and_returning_on_the_other_side_is_not_a_crossing():
+    """With the frame size known, a person who walks out of the view above the door and comes back below it
+    did not cross the door in view: the side is forgotten; hidden in the view (not at its edge), it is kept."""
+    cfg = EventsConfig(confirm_frames=2, exit_after=3)
+    left_view = {f: [box(5, 60, x=30 - 5 * f)] for f in range(1, 6)}  # walks out through the left edge
+    left_view.update({f: [box(5, 150, x=5 + 5 * (f - 20))] for f in range(20, 26)})  # back, below the door
+    eng = EventEngine([DOOR], fps=10, config=cfg, frame_size=(400, 300))
+    ev = run(eng, left_view)
+    assert kinds(ev, "line_cross") == [] and eng.totals()["reentries"] == 1 and eng.totals()["people"] == 1
+    hidden = {f: [box(5, 60, x=200)] for f in range(1, 6)}  # mid-image, hidden for 14 frames, back below
+    hidden.update({f: [box(5, 150, x=200)] for f in range(20, 26)})
+    eng = EventEngine([DOOR], fps=10, config=cfg, frame_size=(400, 300))
+    assert [(e["direction"], e["frame"]) for e in kinds(run(eng, hidden), "line_cross")] == [("out", 20)]
+    # without the frame size the side is kept across leaving the view (the engine cannot tell the edge)
+    eng = EventEngine([DOOR], fps=10, config=cfg)
+    assert [e["direction"] for e in kinds(run(eng, left_view), "line_cross")] == ["out"]
+    with pytest.raises(ValueError, match="frame_size"):
+        EventEngine([DOOR], fps=10, frame_size=(0, 300))

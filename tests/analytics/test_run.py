@@ -18,6 +18,7 @@ def test_run_writes_events_crops_and_draws(tmp_path):
             assert [e["event"] for e in read_events(tmp_path / "events.jsonl")] == ["enter"]
         out = an.draw(img.copy())
         assert out.shape == img.shape and not np.array_equal(out, img)
+    assert an.engine.frame_size == (400, 240)  # the images' size: people leaving the view are told apart
     s = an.close()
     assert an.close() is s
     ev = read_events(tmp_path / "events.jsonl")

@@ -66,6 +66,9 @@ class EventsConfig:
     #: boxes covered more than this fraction by a box in front give no line or zone observation that frame: their
     #: bottom edge is the occluder's, not their feet (1 = always observe)
     max_covered: float = 0.3
+    #: an identity last seen within this many box widths of the image's edge has left the view (with the frame
+    #: size known): its side of each line is forgotten when it exits, as its path out of view is unknown
+    border: float = 0.5
     max_identities: int = 10000  #: identities whose state is kept; beyond it those out of view longest are dropped
 
     def __post_init__(self) -> None:
@@ -75,6 +78,8 @@ class EventsConfig:
                 raise ValueError(f"EventsConfig.{name}: expected an integer >= {low}, got {v!r}")
         if not (isinstance(self.max_covered, (int, float)) and 0 <= self.max_covered <= 1):
             raise ValueError(f"EventsConfig.max_covered: expected a fraction in [0, 1], got {self.max_covered!r}")
+        if not (isinstance(self.border, (int, float)) and 0 <= self.border < 10):
+            raise ValueError(f"EventsConfig.border: expected a number of box widths >= 0, got {self.border!r}")
         if not (isinstance(self.line_margin, (int, float)) and 0 <= self.line_margin < 10):
             raise ValueError(f"EventsConfig.line_margin: expected a fraction of the box height >= 0, "
                              f"got {self.line_margin!r}")
@@ -110,15 +115,16 @@ class EventEngine:
     :meth:`close` at the end of the stream."""
 
     def __init__(self, lines: list[Line] = (), zones: list[Zone] = (), fps: float = 30.0,
-                 config: EventsConfig | None = None):
+                 config: EventsConfig | None = None, frame_size: tuple[int, int] | None = None):
         if fps is None or not np.isfinite(fps) or fps <= 0:
             raise ValueError(f"events: fps must be a positive number (the source's frame rate), got {fps!r}")
         self.lines, self.zones = list(lines), list(zones)
         self.fps = float(fps)
         self.config = config or EventsConfig()
+        self.frame_size = _frame_size(frame_size)
         L, Z = len(self.lines), len(self.zones)
         self._table = IdentityTable({
-            "in_view": (bool, (), False), "last_seen": (np.int64, (), 0),
+            "in_view": (bool, (), False), "last_seen": (np.int64, (), 0), "at_border": (bool, (), False),
             "side": (np.int8, (L,), -1), "run": (np.int32, (L,), 0), "run_start": (np.int64, (L,), 0),
             "crossed": (np.uint8, (L,), 0),
             "inside": (bool, (Z,), False), "zrun": (np.int32, (Z,), 0), "zrun_start": (np.int64, (Z,), 0),
@@ -142,14 +148,17 @@ class EventEngine:
         self._closed = False
 
     # ................................................................................................ per frame
-    def update(self, tracks: np.ndarray, frame: int) -> list[dict]:
-        """Events of ``frame`` (1-based, increasing) given that frame's tracks (M, 8)."""
+    def update(self, tracks: np.ndarray, frame: int, frame_size: tuple[int, int] | None = None) -> list[dict]:
+        """Events of ``frame`` (1-based, increasing) given that frame's tracks (M, 8); ``frame_size`` ``(width,
+        height)`` of the image, when known, tells an identity that leaves the view from one hidden in it."""
         if self._closed:
             raise ValueError("events: update() after close()")
         frame = int(frame)
         if frame <= self.frame:
             raise ValueError(f"events: frame numbers must increase; got {frame} after {self.frame}")
         tracks = np.asarray(tracks, dtype=np.float64).reshape(-1, 8) if np.size(tracks) else np.zeros((0, 8))
+        if frame_size is not None:
+            self.frame_size = _frame_size(frame_size)
         self.frame = frame
         ids, first = np.unique(tracks[:, 4].astype(np.int64), return_index=True)
         tracks = tracks[first]
@@ -160,6 +169,11 @@ class EventEngine:
         entering = new | back
         T["in_view"][rows] = True
         T["last_seen"][rows] = frame
+        if self.frame_size is not None and len(tracks):
+            w, h = self.frame_size
+            pad = self.config.border * (tracks[:, 2] - tracks[:, 0])
+            T["at_border"][rows] = ((tracks[:, 0] <= pad) | (tracks[:, 2] >= w - pad) | (tracks[:, 3] <= pad)
+                                    | (tracks[:, 3] >= h - pad))  # the feet for the top and bottom edges
         self.people += int(new.sum())
         self.entries += int(entering.sum())
         self.reentries += int(back.sum())
@@ -255,7 +269,9 @@ class EventEngine:
             T["inside"][gone] = False
             T["zrun"][gone] = 0
         if self.lines:
-            T["run"][gone] = 0  # an excursion not yet confirmed is dropped; the confirmed side is kept
+            T["run"][gone] = 0  # an excursion not yet confirmed is dropped; the confirmed side is kept ...
+            out = gone[T["at_border"][gone]]  # ... unless it left the view: its path out of view is unknown
+            T["side"][out] = -1
         self.exits += len(gone)
         return events
 
@@ -296,6 +312,18 @@ class EventEngine:
                                if self.visitors[i] else 0.0}
                       for i, z in enumerate(self.zones)},
         }
+
+
+def _frame_size(size) -> tuple[float, float] | None:
+    if size is None:
+        return None
+    try:
+        w, h = (float(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"events: frame_size must be (width, height) in pixels, got {size!r}") from None
+    if not (w > 0 and h > 0):
+        raise ValueError(f"events: frame_size must be (width, height) in pixels, got {size!r}")
+    return w, h
 
 
 def _confirm(state: np.ndarray, obs: np.ndarray, seen: np.ndarray, run: np.ndarray, start: np.ndarray, frame: int,

@@ -55,7 +55,8 @@ class RunAnalytics:
         """Feed one frame (1-based ``frame_no``); returns its events (also appended to events.jsonl)."""
         events: list[dict] = []
         if self.engine is not None:
-            events = self.engine.update(tracks, frame_no)
+            size = frame_bgr.shape[1::-1] if frame_bgr is not None else None
+            events = self.engine.update(tracks, frame_no, frame_size=size)
             if self.writer is not None:
                 self.writer.write(events)
         if self.bank is not None:
