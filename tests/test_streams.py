@@ -124,8 +124,13 @@ def test_global_ids_link_the_same_people_across_cameras(seq, tmp_path):
     assert summary["global_identities"] == 3
     a, b = _jsonl(out / "SEQ" / "tracks.jsonl"), _jsonl(out / "SEQ-2" / "tracks.jsonl")
     local_differs = False
-    settled = LinkConfig().min_age - 1  # a track is compared with other cameras once followed this many frames
-    for fa, fb in zip(a[settled:], b[settled:]):
+    # the files hold each row back until its track's global ID is final: from the first frame on, one person
+    # has one global ID in both cameras, and each camera track one global ID over its whole life
+    assert [f["frame"] for f in a] == [f["frame"] for f in b] == list(range(1, FRAMES + 1))
+    for f in (a, b):
+        pairs = {(t["id"], t["global_id"]) for fr in f for t in fr["tracks"]}
+        assert len(pairs) == len({i for i, _ in pairs})
+    for fa, fb in zip(a, b):
         ga = {tuple(t["box"]): t for t in fa["tracks"]}
         for t in fb["tracks"]:
             same = ga[tuple(t["box"])]
@@ -135,6 +140,63 @@ def test_global_ids_link_the_same_people_across_cameras(seq, tmp_path):
     mot = read_mot(out / "SEQ-2" / "tracks.txt")                # MOT files carry the global ID
     assert set(np.unique(mot[:, 1]).astype(int)) == {t["global_id"] for f in b for t in f["tracks"]}
     assert {t["global_id"] for t in b[-1]["tracks"]} == {t["global_id"] for t in a[-1]["tracks"]}
+
+
+class _Sink:
+    def __init__(self):
+        self.rows, self.images, self.closed = [], 0, None
+
+    def write(self, frame_id, tracks, annotated=None, extra=None, global_ids=None, reentries=None):
+        self.rows.append((frame_id, None if global_ids is None else list(global_ids)))
+
+    def write_image(self, annotated):
+        self.images += 1
+
+    def close(self, summary=None):
+        self.closed = summary
+
+
+def test_deferred_outputs_wait_for_final_ids_in_frame_order():
+    from trackreid.tracking.global_ids import DeferredOutputs
+
+    known = {1: (101, False), 2: (102, True)}
+    sink = _Sink()
+    out = DeferredOutputs(sink, lambda lids: (np.array([known[int(i)][0] for i in lids]),
+                                              np.array([known[int(i)][1] for i in lids])), delay=3)
+    t = lambda *ids: np.array([[0, 0, 10, 10, i, 1, 0, 0] for i in ids], np.float64)
+    out.write(1, t(2), annotated=np.zeros((2, 2, 3), np.uint8))
+    assert sink.rows == [(1, [102])] and sink.images == 1     # final at once; the image is never held back
+    out.write(2, t(1, 2), annotated=np.zeros((2, 2, 3), np.uint8))
+    out.write(3, t(), annotated=np.zeros((2, 2, 3), np.uint8))
+    assert sink.rows == [(1, [102])] and out.pending == 2 and sink.images == 3
+    known[1] = (7, True)                                      # track 1 matched a banked identity: ID 7 for good
+    out.write(4, t(1))
+    assert sink.rows == [(1, [102]), (2, [7, 102]), (3, None), (4, [7])]
+    known[3] = (103, False)
+    for f in range(5, 9):                                     # never final: written after at most 3 frames
+        out.write(f, t(3))
+    assert [r[0] for r in sink.rows] == list(range(1, 6)) and out.pending == 3
+    out.close({"status": "interrupted"})                      # Ctrl-C / end: everything held back is written
+    assert [r[0] for r in sink.rows] == list(range(1, 9)) and sink.closed == {"status": "interrupted"}
+
+
+def test_a_global_id_is_never_given_to_two_tracks_seen_together_in_one_camera():
+    from trackreid.tracking.global_ids import GlobalIdentities
+
+    cfg = LinkConfig(min_age=1, settle=50, margin=0.05)
+    L = GlobalIdentities(["A", "B"], cfg)
+    e = np.eye(4, dtype=np.float32)
+    box = lambda i: np.array([[0, 0, 10, 10, i, 1, 0, 0]], np.float64)
+    two = lambda i, j: np.array([[0, 0, 10, 10, i, 1, 0, 0], [20, 0, 30, 10, j, 1, 0, 0]], np.float64)
+    ok = np.ones(1, bool)
+    g1 = L.link(1, 1, box(1), e[:1], ok)[0]                   # camera B: a person who looks like e0
+    # camera A, one frame: track 5 looks like that person and takes their global ID; track 6 looks like e1
+    gA = L.link(0, 2, two(5, 6), np.stack([e[0], e[1]]), np.ones(2, bool))
+    assert gA[0] == g1 and gA[1] != g1
+    for f in range(3, 6):                                     # 5 leaves camera A's tracker; 6 goes on, now like e0
+        gA6 = L.link(0, f, box(6), e[:1], ok, held=np.array([6]))[0]
+    assert gA6 != g1  # 5 and 6 were seen in the same frame: never one identity, whatever they look like
+    assert L.state(0, [5, 6])[0].tolist() == [g1, gA6]
 
 
 def test_look_alikes_are_never_merged(seq, tmp_path):

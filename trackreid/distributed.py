@@ -37,7 +37,12 @@ class _Bank:
         self.linker = GlobalIdentities.from_topology(names, topology)
 
     def link(self, cam, frame, tracks, feats, has, held):
-        return self.linker.link(cam, frame, tracks, feats, has, held)
+        """The tracks' global IDs and whether each is final (:meth:`GlobalIdentities.state`)."""
+        gids = self.linker.link(cam, frame, tracks, feats, has, held)
+        return gids, self.linker.state(cam, tracks[:, 4])[1]
+
+    def config(self):
+        return self.linker.cfg
 
     def num_identities(self) -> int:
         return self.linker.num_identities
@@ -48,17 +53,30 @@ class _RemoteLinker:
 
     def __init__(self, bank, cams: list[int]):
         self.bank, self.cams = bank, cams
+        self.cfg = None
 
     def attach(self, i: int, run) -> None:
-        from trackreid.tracking.global_ids import track_appearance
+        from trackreid.tracking.global_ids import defer, track_appearance
 
         ray, cam, bank = _ray(), self.cams[i], self.bank
+        if self.cfg is None:
+            self.cfg = ray.get(bank.config.remote())
+        # a local track's global ID and finality change only in frames where it is seen, so the answers of the
+        # bank for this camera's frames are all the held-back outputs need to know
+        known: dict[int, tuple[int, bool]] = {}
 
         def relabel(frame, tracks, tracker):
             app = track_appearance(tracker, tracks[:, 4].astype(np.int64))
-            return ray.get(bank.link.remote(cam, frame, tracks, *app))
+            gids, final = ray.get(bank.link.remote(cam, frame, tracks, *app))
+            known.update(zip(tracks[:, 4].astype(np.int64).tolist(), zip(gids.tolist(), final.tolist())))
+            return gids
+
+        def state(lids):
+            got = [known.get(int(lid), (-1, True)) for lid in lids]
+            return np.array([g for g, _ in got], np.int64), np.array([f for _, f in got], bool)
 
         run.relabel = relabel
+        defer(run, state, self.cfg)
 
     num_identities = 0
 

@@ -130,6 +130,11 @@ class RunOutputs:
         if self._video is not None and annotated is not None:
             self._video.write(annotated)
 
+    def write_image(self, annotated: np.ndarray) -> None:
+        """Append one annotated frame to the video (if one is saved), apart from the rows of that frame."""
+        if self._video is not None:
+            self._video.write(annotated)
+
     def close(self, summary: dict | None = None) -> None:
         """Finalise every file; write ``summary.json`` when given. Safe to call more than once."""
         if self._closed:

@@ -9,7 +9,10 @@ threshold and a two-way ratio test, :func:`~trackreid.tracking.memory.distinct_m
 track live at the same time in the same camera, and, with a topology, only from a camera connected to it within
 the allowed transit time. A track that matches nobody gets a fresh global ID. Young tracks (fewer than
 ``settle`` frames) are asked again every frame until they match or settle, and none is asked before ``min_age`` frames, so
-the first, poor views (a person half inside the frame) do not decide.
+the first, poor views (a person half inside the frame) do not decide. Meanwhile a young track carries a provisional
+global ID; the MOT file and ``tracks.jsonl`` hold its rows back (:class:`DeferredOutputs`, at most ``write_delay``
+frames) and write them with the final ID, while the per-step results, the annotated video and events show the IDs
+known at that frame.
 """
 from __future__ import annotations
 
@@ -33,8 +36,13 @@ class LinkConfig:
     min_age: int = 5
     """Frames a track is followed before its appearance is compared with the bank: a few first views of a person
     (walking in at the image border, partly cut off) look like anybody's."""
-    settle: int = 60
-    """Frames during which a track that got a fresh global ID is still compared with the bank."""
+    settle: int = 90
+    """Frames during which a track that got a fresh global ID is still compared with the bank (a person walking
+    in from another camera may first look unlike their banked centroid and match only after more views)."""
+    write_delay: int | None = None
+    """Most frames a track's rows in the MOT file and ``tracks.jsonl`` wait for its global ID to be final (matched
+    to a banked identity, or followed past ``settle`` frames), so no provisional ID reaches those files (None:
+    ``settle``; 0: write each frame at once with the IDs known then)."""
     bank_size: int = 10_000
     """Most global identities kept in the bank (least recently seen forgotten first)."""
 
@@ -122,6 +130,7 @@ class GlobalIdentities:
         self._sum: list[dict[int, np.ndarray]] = [{} for _ in cameras]  # summed features of each local track
         self._held: list[set[int]] = [set() for _ in cameras]            # local ids each camera's tracker holds
         self._born: list[dict[int, int]] = [{} for _ in cameras]         # first frame of each local track
+        self._last: list[dict[int, int]] = [{} for _ in cameras]         # last frame of each local track
         self._gsum: dict[int, np.ndarray] = {}                          # summed features of each global identity
         self._map: list[dict[int, int]] = [{} for _ in cameras]       # local id -> global id, per camera
         self._age: list[dict[int, int]] = [{} for _ in cameras]       # local id -> frames seen, per camera
@@ -137,8 +146,19 @@ class GlobalIdentities:
         return len({g for m in self._map for g in m.values()})
 
     def attach(self, cam: int, run) -> None:
-        """Make a :class:`~trackreid.pipeline.SourceRun` write global IDs (its ``relabel`` hook)."""
+        """Make a :class:`~trackreid.pipeline.SourceRun` write global IDs (its ``relabel`` hook), its MOT rows and
+        JSON lines held back until they are final (:class:`DeferredOutputs`)."""
         run.relabel = lambda frame, tracks, tracker: self.relabel(cam, frame, tracks, tracker)
+        defer(run, lambda lids: self.state(cam, lids), self.cfg)
+
+    def state(self, cam: int, lids) -> tuple[np.ndarray, np.ndarray]:
+        """Current global IDs of camera ``cam``'s local tracks ``lids`` (-1: never linked) and whether each is
+        final: matched to a banked identity, or followed past ``settle`` frames (then nothing changes it again)."""
+        lids = np.asarray(lids, np.int64).reshape(-1).tolist()
+        mapping, age, matched, settle = self._map[cam], self._age[cam], self._matched[cam], self.cfg.settle
+        gids = np.array([mapping.get(lid, -1) for lid in lids], np.int64)
+        final = np.array([lid in matched or age.get(lid, 0) > settle for lid in lids], bool)
+        return gids, final
 
     def relabel(self, cam: int, frame: int, tracks: np.ndarray, tracker) -> np.ndarray:
         """Global IDs (M,) for the tracker output ``tracks`` (M, 8) of camera ``cam`` at ``frame``."""
@@ -156,6 +176,7 @@ class GlobalIdentities:
         age.update(zip(local.tolist(), ages.tolist()))
         for lid in local.tolist():
             self._born[cam].setdefault(lid, frame)
+            self._last[cam][lid] = frame
         sums = self._sum[cam]
         for lid, f, h in zip(local.tolist(), feats, has.tolist()):
             if h:
@@ -187,13 +208,24 @@ class GlobalIdentities:
         g = self.bank.search(self._centroid(cam, local[rows].tolist()), tracks[rows, 6], skip_ids=own)
         if len(g.ids) == 0:
             return
-        # never the global id of another track this camera still holds (live now, or lost and maybe coming back)
-        others = [mapping[lid] for lid in self._held[cam] if lid in mapping]
-        eligible = ~np.isin(g.ids, np.asarray(others, np.int64))
+        # never the global id of another track of this camera that it still holds (live now, or lost and maybe
+        # coming back) or that was seen while this one was: two boxes of one person in one frame cannot be
+        born = np.array([self._born[cam][lid] for lid in local[rows].tolist()], np.int64)
+        others = [(mapping[lid], self._last[cam][lid] if lid not in self._held[cam] else frame)
+                  for lid in mapping if lid in self._last[cam]]
+        eligible = np.ones((len(rows), len(g.ids)), bool)
+        if others:
+            og, olast = np.array(others, np.int64).T
+            q = local[rows]
+            qmap = np.array([mapping.get(int(lid), -1) for lid in q.tolist()], np.int64)
+            # (Q, O): the other track overlaps the query's lifetime (and is not the query itself)
+            clash = (olast[None, :] >= born[:, None]) & (og[None, :] != qmap[:, None])
+            clash |= np.isin(og, [mapping[lid] for lid in self._held[cam] if lid in mapping])[None, :]
+            clash &= og[None, :] != qmap[:, None]
+            eligible = ~((og[None, :, None] == g.ids[None, None, :]) & clash[:, :, None]).any(1)
         dist = g.dist
         if self.topology is not None:  # people who could not have walked here by then are no candidates at all
             where = np.array([self._where.get(int(i), (cam, frame)) for i in g.ids], np.int64).reshape(-1, 2)
-            born = np.array([self._born[cam][lid] for lid in local[rows].tolist()], np.int64)
             possible = self.topology.allowed(cam, where[None, :, 0], born[:, None] - where[None, :, 1])
             dist = np.where(possible, dist, np.inf)
         qi, gj = distinct_matches(dist, self.cfg.thresh, self.cfg.margin, eligible)
@@ -219,6 +251,58 @@ class GlobalIdentities:
         cen = np.stack([self._gsum[g] for g in gids.tolist()]).astype(np.float32)
         cen /= np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)
         self.bank.observe(gids, cen, tracks[:, 6], tracks[:, :4], frame, replace=True)
+
+
+def defer(run, state, cfg: LinkConfig) -> None:
+    """Wrap ``run``'s outputs (if any) in :class:`DeferredOutputs` by ``cfg.write_delay``."""
+    delay = cfg.settle if cfg.write_delay is None else int(cfg.write_delay)
+    if getattr(run, "outputs", None) is not None and delay > 0 and not isinstance(run.outputs, DeferredOutputs):
+        run.outputs = DeferredOutputs(run.outputs, state, delay)
+
+
+class DeferredOutputs:
+    """A run's :class:`~trackreid.io.sinks.RunOutputs` whose MOT rows and JSON lines wait until every track of
+    their frame has its final global ID (``state(lids) -> (gids, final)``), or ``delay`` frames have passed, and are
+    then written with the IDs known at that moment: still frame by frame and in order, flushed by ``close`` (the end
+    of the run, Ctrl-C, a failure). The annotated video is written at once (a buffer of images would cost memory).
+    """
+
+    def __init__(self, outputs, state, delay: int):
+        from collections import deque
+
+        self.inner, self.state, self.delay = outputs, state, int(delay)
+        self._pending = deque()  # (frame_id, tracks with local ids, extra, reentries), oldest first
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    @property
+    def pending(self) -> int:
+        """Frames held back now."""
+        return len(self._pending)
+
+    def write(self, frame_id: int, tracks: np.ndarray, annotated=None, extra=None, global_ids=None,
+              reentries=None) -> None:
+        if annotated is not None:
+            self.inner.write_image(annotated)
+        self._pending.append((int(frame_id), np.array(tracks, np.float64).reshape(-1, 8), extra, reentries))
+        self.flush(int(frame_id))
+
+    def flush(self, now: int | None = None) -> None:
+        """Write the held frames that are final (all of them when ``now`` is None)."""
+        while self._pending:
+            frame_id, tracks, extra, reentries = self._pending[0]
+            gids = None
+            if len(tracks):
+                gids, final = self.state(tracks[:, 4].astype(np.int64))
+                if now is not None and now - frame_id < self.delay and not final.all():
+                    return
+            self._pending.popleft()
+            self.inner.write(frame_id, tracks, None, extra, global_ids=gids, reentries=reentries)
+
+    def close(self, summary: dict | None = None) -> None:
+        self.flush()
+        self.inner.close(summary)
 
 
 def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
