@@ -480,7 +480,8 @@ class Tracker:
             if self._memory_on() and self.config.memory_recall_frames:
                 T.recall_until[q[new]] = self.frame_id + self.config.memory_recall_frames
         T.track_id[dest] = ids
-        T.recall_until[dest[found]] = 0
+        # an identity from the memory is settled; a lost track re-found keeps its own recall window
+        T.recall_until[dest[found & (dest == q)]] = 0
         return dest
 
     def _gallery_exemplars(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
