@@ -148,3 +148,24 @@ def test_tensorrt_engine_without_tensorrt_is_one_line(tmp_path):
         assert "\n" not in str(err.value)
     else:  # pragma: no cover
         pytest.skip("tensorrt is installed")
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_streams_split_a_batch_and_give_the_one_request_features(runtime):
+    """Two concurrent single-threaded streams (the default on 2 cores) return, in order, what one request on every
+    thread returns, for even, odd and single-crop batches."""
+    pytest.importorskip(runtime)
+    one = build_encoder("osnet_x0_25", device="cpu", runtime=runtime, threads=2, streams=1)
+    two = build_encoder("osnet_x0_25", device="cpu", runtime=runtime, threads=2, streams=2)
+    assert (one.streams, two.streams) == (1, 2)
+    boxes = np.tile(BOXES, (3, 1))[:11]
+    for n in (1, 2, 7, 11):
+        np.testing.assert_allclose(two(FRAME, boxes[:n]), one(FRAME, boxes[:n]), atol=1e-5)
+    with pytest.raises(ValueError, match="streams: 3 streams need at least as many threads"):
+        build_encoder("osnet_x0_25", device="cpu", runtime=runtime, threads=2, streams=3)
+
+
+def test_default_cpu_encoder_runs_one_stream_per_thread():
+    pytest.importorskip("openvino")
+    enc = build_encoder("osnet_x0_25", device="cpu", threads=2)
+    assert enc.runtime == "openvino" and enc.streams == 2

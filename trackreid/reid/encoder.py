@@ -32,6 +32,7 @@ from trackreid.types import validate_frame
 
 from .runtimes import OpenVINORunner as _OpenVINORunner
 from .runtimes import OrtRunner as _OrtRunner
+from .runtimes import _streams as _check_streams
 from .runtimes import default_threads, file_format, load_runner, onnxruntime_available, openvino_available
 
 __all__ = ["Encoder", "build_encoder", "resolve_torch_device"]
@@ -171,21 +172,26 @@ class Encoder:
     runtime: what runs ``model``: "torch", "onnxruntime" or "openvino" (CPU only; an in-memory ONNX export), or
     "auto" (default: on the CPU the first installed of ``CPU_AUTO_ORDER``, else torch). An in-memory graph is
     checked against PyTorch on one batch when built; if they disagree (max |diff| > 1e-3) or the export fails,
-    the encoder warns and stays on torch. threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None:
-    ``runtimes.default_threads()``, all cores). runner: a ready runner from
+    the encoder warns and stays on torch. threads: cores the ONNX Runtime / OpenVINO runtime uses (None:
+    ``runtimes.default_threads()``, all cores); streams: concurrent inferences splitting each batch, ``threads //
+    streams`` threads each (None: one per thread; 1: one inference on every thread, the old way; see
+    ``trackreid.reid.runtimes``). runner: a ready runner from
     ``trackreid.reid.runtimes.load_runner`` (an exported file); it decides the runtime and device, ``model`` is
     then None.
     """
 
     def __init__(self, model: torch.nn.Module | None, spec, device="auto", half: bool | None = None,
                  batch_size: int = 64, sampling_ratio: int = 0, weights_report=None, runtime: str = "auto",
-                 threads: int | None = None, runner=None):
+                 threads: int | None = None, runner=None, streams: int | None = None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         if runner is None and runtime not in RUNTIMES:
             raise ValueError(f"runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
         self.device = runner.device if runner is not None else resolve_torch_device(device)
         self.threads = threads if threads is not None else default_threads()
+        if streams is not None:
+            _check_streams(streams, self.threads)  # a bad setting is an error, not a silent fallback to torch
+        self.streams = streams
         if runner is None and runtime in _AVAILABLE:
             if self.device.type != "cpu":
                 raise ValueError(f"runtime {runtime!r} runs on the CPU; on {self.device} use runtime='torch' "
@@ -218,6 +224,7 @@ class Encoder:
         self._runner = runner if runner is not None else (
             self._build_runtime(runtime) if runtime in _AVAILABLE else None)
         self.runtime = self._runner.name if self._runner is not None else "torch"
+        self.streams = getattr(self._runner, "streams", 1)
         # channels_last: faster convolutions with cuDNN fp16 and with oneDNN on CPU (~1.3x for OSNet x0.25 there)
         self.channels_last = self._runner is None and self.device.type in ("cuda", "cpu")
         if self.channels_last:
@@ -242,9 +249,11 @@ class Encoder:
 
         try:
             graph = onnx_model_bytes(self.model, self.input_size)
-            runner = (_OrtRunner(graph, self.threads, where=f"{self.spec.name} (in-memory ONNX)")
+            runner = (_OrtRunner(graph, self.threads, where=f"{self.spec.name} (in-memory ONNX)",
+                                 streams=self.streams)
                       if runtime == "onnxruntime" else
-                      _OpenVINORunner(graph, self.threads, where=f"{self.spec.name} (in-memory OpenVINO)"))
+                      _OpenVINORunner(graph, self.threads, where=f"{self.spec.name} (in-memory OpenVINO)",
+                                      streams=self.streams))
         except Exception as exc:  # noqa: BLE001 - any exporter/runtime failure: PyTorch still works
             warnings.warn(f"{self.spec.name} could not run in {runtime} ({type(exc).__name__}: "
                           f"{' '.join(str(exc).split())[:200]}); the encoder runs in PyTorch instead", stacklevel=3)
@@ -262,7 +271,7 @@ class Encoder:
 
     def __repr__(self) -> str:
         return (f"Encoder({self.spec.name}, dim={self.dim}, device={self.device}, runtime={self.runtime}, "
-                f"threads={self.threads}, "
+                f"threads={self.threads}, streams={self.streams}, "
                 f"half={self.half}, "
                 f"input={self.input_size[0]}x{self.input_size[1]}, batch_size={self.batch_size})")
 
@@ -417,7 +426,8 @@ class Encoder:
 
 def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto", half: bool | None = None,
                   batch_size: int = 64, *, sampling_ratio: int = 0, runtime: str = "auto", threads: int | None = None,
-                  trust: bool = False, allow_unverified: bool | None = None) -> Encoder:
+                  trust: bool = False, allow_unverified: bool | None = None,
+                  streams: int | None = None) -> Encoder:
     """Build a ReID encoder.
 
     name: a model name (``osnet_x1_0``, ``osnet_x0_25``, ``osnet_ain_x1_0``, ``bdb``, ``pmm``; see
@@ -440,8 +450,9 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     batch_size: crops per forward pass. runtime: "auto" (on the CPU with default weights: their bundled INT8
         OpenVINO export when there is one and OpenVINO is installed; otherwise ONNX Runtime fp32, else OpenVINO,
         else torch; see ``CPU_AUTO_ORDER``), "torch", "onnxruntime" or "openvino" (fp32, see :class:`Encoder`).
-    threads: intra-op threads of the ONNX Runtime / OpenVINO runtime (None: torch's thread count, see
-        ``trackreid.reid.runtimes.default_threads``).
+    threads: cores the ONNX Runtime / OpenVINO runtime uses (None: torch's thread count, see
+        ``trackreid.reid.runtimes.default_threads``). streams: concurrent inferences each batch is split into
+        (None: one per thread, the fastest measured on the CPU; 1: one inference on all threads, as before).
     trust / allow_unverified: see ``trackreid.reid.weights``.
     """
     from .models.registry import build_model, get_spec
@@ -451,7 +462,8 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         name = None
     untrained = weights is not None and isinstance(weights, str) and weights.strip().lower() in {"", "none"}
     if weights is not None and not untrained and file_format(weights) is not None:
-        return _encoder_from_file(name, weights, device, batch_size, sampling_ratio, runtime, threads, half)
+        return _encoder_from_file(name, weights, device, batch_size, sampling_ratio, runtime, threads, half,
+                                  streams)
     ck = None
     if weights is not None and not untrained:
         ck = read_checkpoint(weights, trust=trust, allow_unverified=allow_unverified)
@@ -466,7 +478,8 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     if weights is None and runtime == "auto" and dev.type == "cpu":
         fast = _default_cpu_export(spec.name)
         if fast is not None:
-            return _encoder_from_file(spec.name, fast, "cpu", batch_size, sampling_ratio, "auto", threads, half)
+            return _encoder_from_file(spec.name, fast, "cpu", batch_size, sampling_ratio, "auto", threads, half,
+                                      streams)
     if weights is None:
         ck = _default_checkpoint(spec.name, allow_unverified)
     if ck is not None and ck.input_size is not None and ck.input_size != tuple(spec.input_size):
@@ -478,7 +491,7 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     else:
         report = load_weights(model, ck, arch=spec.name)
     return Encoder(model, spec, device=device, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio,
-                   weights_report=report, runtime=runtime, threads=threads)
+                   weights_report=report, runtime=runtime, threads=threads, streams=streams)
 
 
 def _default_cpu_export(arch: str) -> Path | None:
@@ -515,7 +528,8 @@ def _default_checkpoint(arch: str, allow_unverified):
             f"(--reid osnet_x0_25), or run {arch} untrained with weights='none' (--reid-weights none)") from None
 
 
-def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, threads, half=None) -> Encoder:
+def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, threads, half=None,
+                       streams=None) -> Encoder:
     """An encoder running the exported file ``path`` in its runtime (see ``build_encoder``)."""
     from .models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, get_spec
 
@@ -537,7 +551,7 @@ def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, 
                 raise ValueError(f"{os.fspath(path)}: this onnxruntime has no CUDA provider (pip install "
                                  "onnxruntime-gpu); use device cpu")
             dev = torch.device("cpu")
-    runner = load_runner(path, dev, threads)
+    runner = load_runner(path, dev, threads, streams)
     meta = runner.info.meta
     spec = None
     if name is not None:
@@ -550,4 +564,4 @@ def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, 
                      tuple(meta.get("std", IMAGENET_STD)), runner.info.dim)
     what = f"{meta.get('precision', '')} {fmt} export of {meta['weights']}" if meta.get("weights") else f"{fmt} file"
     return Encoder(None, spec, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio, runner=runner,
-                   threads=threads, weights_report=f"{what.strip()} ({os.fspath(path)})")
+                   threads=threads, streams=streams, weights_report=f"{what.strip()} ({os.fspath(path)})")

@@ -7,12 +7,16 @@ is a ReID encoder (one (batch, 3, H, W) input with fixed H and W, a (batch, D) o
 and reads H, W and D from it. Files written by ``trackreid-export`` also record the architecture, weights and
 normalisation (``read_meta``); other files are fed ImageNet mean/std.
 
-Threads: ``threads`` is the runtime's intra-op thread count, by default ``default_threads()``: torch's thread count
-(all cores). Measured on this 2-core CPU (``benchmarks/reid_speed.py``): on a quiet machine 2 threads beat 1 by
-1.2-1.7x, and beside one busy process they tie; only when far more threads are runnable than there are cores
-(load ~10) do intra-op barriers stall (ONNX Runtime fp32, 8 crops: ~10 ms quiet, 70-95 ms under that load).
-ONNX Runtime's threads never busy-wait between calls; OpenVINO runs with its latency hint and without pinning
-threads to cores.
+Threads and streams: ``threads`` is how many cores a runner uses, by default ``default_threads()`` (torch's thread
+count: all cores); ``streams`` is how many inferences run at once, each on ``threads // streams`` intra-op threads,
+by default one stream per thread. A batch is split into ``streams`` consecutive parts that run concurrently and are
+concatenated in order; each part runs the very same kernels, so the features equal the one-request result. Why:
+OSNet's ~200 tiny layers each end at a barrier where every intra-op thread must meet, so on this 2-core CPU ONNX
+Runtime fp32 runs 8 crops as fast on 1 thread as on 2 (``benchmarks/reid_speed.py``), and when more threads are
+runnable than there are cores (the detector beside it) a descheduled thread stalls them all; two single-threaded
+streams keep both cores busy with no barrier between them. ``streams=1`` is the old behaviour (one inference
+using every thread). ONNX Runtime's threads never busy-wait between calls; OpenVINO runs without pinning threads to
+cores.
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ import numpy as np
 import torch
 
 __all__ = ["GraphInfo", "OrtRunner", "OpenVINORunner", "TensorRTRunner", "file_format", "load_runner", "read_meta",
-           "META_KEY", "FILE_SUFFIXES", "onnxruntime_available", "openvino_available", "default_threads"]
+           "META_KEY", "FILE_SUFFIXES", "onnxruntime_available", "openvino_available", "default_threads",
+           "default_streams"]
 
 META_KEY = "trackreid"  # ONNX metadata_props key / OpenVINO rt_info key of the JSON written by trackreid-export
 FILE_SUFFIXES = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".trt": "tensorrt",
@@ -66,12 +71,35 @@ def default_threads() -> int:
     return max(1, torch.get_num_threads())
 
 
+def default_streams(threads: int) -> int:
+    """Concurrent inferences a runner with ``threads`` threads runs when none are asked for: one per thread (see
+    the module docstring for why)."""
+    return max(1, threads)
+
+
 def _threads(threads: int | None) -> int:
     if threads is None:
         return default_threads()
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads: expected a positive int or None, got {threads!r}")
     return threads
+
+
+def _streams(streams: int | None, threads: int) -> int:
+    if streams is None:
+        return default_streams(threads)
+    if not isinstance(streams, int) or isinstance(streams, bool) or streams < 1:
+        raise ValueError(f"streams: expected a positive int or None, got {streams!r}")
+    if streams > threads:
+        raise ValueError(f"streams: {streams} streams need at least as many threads, got threads={threads}")
+    return streams
+
+
+def _split(n: int, streams: int) -> list[slice]:
+    """``streams`` (at most ``n``) consecutive, near-equal slices covering ``range(n)``."""
+    k = max(1, min(streams, n))
+    edges = [round(i * n / k) for i in range(k + 1)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def _dims(shape) -> list:
@@ -115,18 +143,21 @@ def _smoke_test(runner, where: str) -> None:
 
 
 class OrtRunner:
-    """An ONNX Runtime session. ``source``: ONNX bytes or a file path. On a CUDA ``device`` the CUDA execution
-    provider is used when onnxruntime has it (``onnxruntime-gpu``), else the CPU."""
+    """ONNX Runtime sessions. ``source``: ONNX bytes or a file path. On a CUDA ``device`` the CUDA execution
+    provider is used when onnxruntime has it (``onnxruntime-gpu``), else the CPU. On the CPU, ``streams`` sessions
+    of ``threads // streams`` intra-op threads each run the parts of a batch concurrently (module docstring)."""
 
     name = "onnxruntime"
 
     def __init__(self, source, threads: int | None = None, device: torch.device | str = "cpu",
-                 where: str | None = None):
+                 where: str | None = None, streams: int | None = None):
         import onnxruntime as ort
 
         self.where = where or (str(source) if not isinstance(source, (bytes, bytearray)) else "in-memory ONNX graph")
+        self.threads = _threads(threads)
+        self.streams = _streams(streams, self.threads)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = _threads(threads)
+        opts.intra_op_num_threads = self.threads // self.streams
         opts.inter_op_num_threads = 1
         # no busy-waiting between calls: the detector, the decoder and the crop threads need those cores
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -143,6 +174,11 @@ class OrtRunner:
             raise ValueError(f"{self.where}: not a readable ONNX model ({_one_line(exc)})") from None
         self.device = torch.device("cuda", device.index or 0) if providers[0] != "CPUExecutionProvider" \
             else torch.device("cpu")
+        if self.device.type != "cpu":
+            self.streams = 1  # one GPU: one session
+        self._sessions = [self.session] + [ort.InferenceSession(src, opts, providers=providers)
+                                           for _ in range(self.streams - 1)]
+        self._pool = _stream_pool(self.streams)
         ins, outs = self.session.get_inputs(), self.session.get_outputs()
         self.info = _check_io(self.where, [i.shape for i in ins], [o.shape for o in outs])
         self.info.meta = _parse_meta(self.session.get_modelmeta().custom_metadata_map.get(META_KEY))
@@ -150,19 +186,28 @@ class OrtRunner:
         self._output = outs[0].name
         self._half = "float16" in ins[0].type
 
+    def _run(self, session, arr: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run([self._output], {self._input: arr})[0], dtype=np.float32)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         arr = x.detach().to("cpu", torch.float16 if self._half else torch.float32).contiguous().numpy()
-        out = self.session.run([self._output], {self._input: arr})[0]
-        return torch.from_numpy(np.asarray(out, dtype=np.float32))
+        parts = _split(len(arr), self.streams)
+        if len(parts) == 1:
+            return torch.from_numpy(self._run(self.session, arr))
+        # part 0 in this thread, the others in the pool (session.run releases the GIL)
+        futs = [self._pool.submit(self._run, s, arr[p]) for s, p in zip(self._sessions[1:], parts[1:])]
+        first = self._run(self.session, arr[parts[0]])
+        return torch.from_numpy(np.concatenate([first] + [f.result() for f in futs]))
 
 
 class OpenVINORunner:
     """An OpenVINO model compiled for the CPU. ``source``: an ``openvino.Model``, ONNX bytes, or a file path (IR
-    ``.xml`` or ``.onnx``)."""
+    ``.xml`` or ``.onnx``). With ``streams`` > 1 it is compiled with that many CPU streams (``threads // streams``
+    threads each) and the parts of a batch run as concurrent infer requests (module docstring)."""
 
     name = "openvino"
 
-    def __init__(self, source, threads: int | None = None, where: str | None = None):
+    def __init__(self, source, threads: int | None = None, where: str | None = None, streams: int | None = None):
         import openvino as ov
 
         self.where = where or (str(source) if isinstance(source, (str, Path)) else "in-memory OpenVINO model")
@@ -180,19 +225,35 @@ class OpenVINORunner:
                               [_ov_shape(o.get_partial_shape()) for o in model.outputs])
         self.info.meta = _parse_meta(model.get_rt_info([META_KEY]).astype(str)
                                      if model.has_rt_info([META_KEY]) else None)
-        config = {"INFERENCE_NUM_THREADS": _threads(threads), "PERFORMANCE_HINT": "LATENCY",
-                  "ENABLE_CPU_PINNING": False, "INFERENCE_PRECISION_HINT": "f32"}
+        self.threads = _threads(threads)
+        self.streams = _streams(streams, self.threads)
+        config = {"INFERENCE_NUM_THREADS": self.threads, "ENABLE_CPU_PINNING": False, "INFERENCE_PRECISION_HINT": "f32"}
+        if self.streams == 1:
+            config["PERFORMANCE_HINT"] = "LATENCY"
+        else:
+            config.update({"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.streams})
         try:
             self.compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # noqa: BLE001
             raise ValueError(f"{self.where}: OpenVINO could not compile it for the CPU ({_one_line(exc)})") from None
-        self.request = self.compiled.create_infer_request()
+        self._requests = [self.compiled.create_infer_request() for _ in range(self.streams)]
+        self.request = self._requests[0]
         self.device = torch.device("cpu")
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         arr = x.detach().to("cpu", torch.float32).contiguous().numpy()
-        self.request.infer({0: arr})
-        return torch.from_numpy(np.array(self.request.get_output_tensor(0).data, dtype=np.float32, copy=True))
+        parts = _split(len(arr), self.streams)
+        if len(parts) == 1:
+            self.request.infer({0: arr})
+            return torch.from_numpy(np.array(self.request.get_output_tensor(0).data, dtype=np.float32, copy=True))
+        reqs = self._requests[:len(parts)]
+        for r, p in zip(reqs, parts):  # OpenVINO runs each request on its own stream; no Python thread needed
+            r.start_async({0: arr[p]})
+        outs = []
+        for r in reqs:
+            r.wait()
+            outs.append(np.array(r.get_output_tensor(0).data, dtype=np.float32, copy=True))
+        return torch.from_numpy(np.concatenate(outs))
 
 
 def _ov_shape(ps) -> list:
@@ -249,6 +310,20 @@ class TensorRTRunner:
         return out.float()
 
 
+_POOLS: dict = {}
+
+
+def _stream_pool(streams: int):
+    """A shared thread pool running the extra ONNX Runtime streams (None for one stream)."""
+    if streams <= 1:
+        return None
+    if streams not in _POOLS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOLS[streams] = ThreadPoolExecutor(max_workers=streams - 1, thread_name_prefix="trackreid-reid")
+    return _POOLS[streams]
+
+
 def _parse_meta(text) -> dict:
     if not text:
         return {}
@@ -297,7 +372,7 @@ def read_meta(path) -> dict:
     return {}
 
 
-def load_runner(path, device: torch.device | str = "cpu", threads: int | None = None):
+def load_runner(path, device: torch.device | str = "cpu", threads: int | None = None, streams: int | None = None):
     """A checked runner for the exported file ``path`` (see the module docstring); one-line ValueError when the
     file is missing, unreadable, needs a runtime that is not installed, or is not a ReID encoder."""
     p = Path(os.fspath(path)).expanduser()
@@ -311,14 +386,14 @@ def load_runner(path, device: torch.device | str = "cpu", threads: int | None = 
     if fmt == "onnxruntime":
         if not onnxruntime_available():
             raise ValueError(f"{p}: running an .onnx file needs onnxruntime (pip install onnx onnxruntime)")
-        runner = OrtRunner(p, threads, device)
+        runner = OrtRunner(p, threads, device, streams=streams)
     elif fmt == "openvino":
         if not openvino_available():
             raise ValueError(f"{p}: running an OpenVINO model needs the openvino package (pip install openvino)")
         xml = _ir_xml(p)
         if not xml.with_suffix(".bin").is_file():
             raise ValueError(f"{xml}: its weights file {xml.with_suffix('.bin').name} is missing beside it")
-        runner = OpenVINORunner(xml, threads)
+        runner = OpenVINORunner(xml, threads, streams=streams)
     else:
         runner = TensorRTRunner(p, device)
     _smoke_test(runner, runner.where)
