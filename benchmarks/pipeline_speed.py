@@ -122,7 +122,8 @@ def side_by_side(args) -> dict:
 
 # previous: the trained weights given as a file, stages in turn, ONNX Runtime fp32; default: what `trackreid` does
 # with no ReID options (the same trained weights, bundled, in the default CPU runtime; detector one frame ahead)
-PATHS = {"previous": {"overlap": False, "reid_runtime": "onnxruntime"}, "default": {"reid_weights": None}}
+PATHS = {"previous": {"overlap": False, "reid_runtime": "onnxruntime", "reid_streams": 1},
+         "default": {"reid_weights": None}}
 
 
 def crowd_video(tmp: Path) -> tuple[Path, Path] | None:

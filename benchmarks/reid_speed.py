@@ -114,7 +114,7 @@ def _old_default(reid: str, weights, device, threads: int):
     """The CPU encoder as trackreid built it before: ONNX Runtime fp32, ``threads`` intra-op threads, no spinning."""
     from trackreid.reid.encoder import build_encoder
 
-    return build_encoder(reid, weights=weights, device=device, runtime="onnxruntime", threads=threads)
+    return build_encoder(reid, weights=weights, device=device, runtime="onnxruntime", threads=threads, streams=1)
 
 
 def build_configs(args, device):
@@ -125,8 +125,10 @@ def build_configs(args, device):
     for t in args.threads:
         for r in args.runtimes:
             t0 = time.perf_counter()
-            enc = build_encoder(args.reid, weights=args.weights, device=device, runtime=r, threads=t)
-            label = f"{r} fp32" + (" (old default)" if r == "onnxruntime" and t == cores else "")
+            old = r == "onnxruntime" and t == cores  # one request on every thread, as before streams
+            enc = build_encoder(args.reid, weights=args.weights, device=device, runtime=r, threads=t,
+                                streams=1 if old else None)
+            label = f"{r} fp32" + (" (old default)" if old else "")
             out.append(Config(label, enc, t))
             out[-1].build_s = time.perf_counter() - t0
         for f in args.files:

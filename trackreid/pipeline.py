@@ -88,7 +88,8 @@ def build_tracker(tracker_config=None, tracker=None):
     return Tracker(cfg)
 
 
-def build_reid(reid, reid_weights=None, device="cpu", half=None, runtime: str = "auto", threads: int | None = None):
+def build_reid(reid, reid_weights=None, device="cpu", half=None, runtime: str = "auto", threads: int | None = None,
+               streams: int | None = None):
     """An encoder from a model name (``osnet``, ``osnet_x0_25``, ``bdb``, ``pmm``...), ``"auto"`` (the architecture
     of ``reid_weights``, or OSNet x0.25 with its bundled trained weights), an encoder object, or None / ``"none"``
     for motion-only tracking (returns None)."""
@@ -104,7 +105,8 @@ def build_reid(reid, reid_weights=None, device="cpu", half=None, runtime: str = 
     if name.strip().lower() == "auto":
         untrained = isinstance(reid_weights, str) and reid_weights.strip().lower() == "none"
         name = None if reid_weights and not untrained else "osnet_x0_25"
-    return build_encoder(name, weights=reid_weights, device=device, half=half, runtime=runtime, threads=threads)
+    return build_encoder(name, weights=reid_weights, device=device, half=half, runtime=runtime, threads=threads,
+                         streams=streams)
 
 
 class _StageStats:
@@ -139,7 +141,10 @@ class TrackingOptions:
     """Where a PyTorch checkpoint runs: ``"auto"`` (the fastest checked runtime for the device), ``"torch"``,
     ``"onnxruntime"``, ``"openvino"`` (see :func:`trackreid.build_encoder`)."""
     reid_threads: int | None = None
-    """Intra-op threads of the CPU ReID runtime (None: all cores)."""
+    """Cores the CPU ReID runtime uses (None: all cores)."""
+    reid_streams: int | None = None
+    """Concurrent inferences each batch of crops is split into, ``reid_threads // reid_streams`` threads each (None:
+    one per thread; 1: one inference on every thread, the previous way)."""
     reid_weights: Any = None
     """A checkpoint path, an exported model (``.onnx``, OpenVINO, ``.engine``), a known weights name, ``"none"``
     (untrained, on purpose), or None: the model's known trained weights."""
@@ -246,7 +251,7 @@ def build_models(opts: TrackingOptions, detector=None) -> Models:
     det = build_detector(opts.detector if detector is None else detector, classes=opts.classes, conf=opts.conf,
                          device=dev, half=use_half, imgsz=opts.imgsz, quiet=opts.quiet)
     encoder = build_reid(opts.reid, opts.reid_weights, device=dev, half=opts.half, runtime=opts.reid_runtime,
-                         threads=opts.reid_threads)
+                         threads=opts.reid_threads, streams=opts.reid_streams)
     return Models(det, encoder, dev, getattr(det, "class_names", None) or {0: "person"})
 
 
