@@ -101,3 +101,12 @@ def make_return_sequence(root: Path, frames: int = 40, gone=(10, 30), size=(320,
     writer.release()
     (seq / "det" / "det.txt").write_text("\n".join(lines) + "\n")
     return seq
+
+
+def run_threads() -> list:
+    """Live threads that belong to one run (decode, detect, writer). The process-wide worker pools
+    (``trackreid-pool-*``: crop cutting, ReID streams) live on by design and are not counted."""
+    import threading
+
+    return [t.name for t in threading.enumerate()
+            if t.is_alive() and t.name.startswith("trackreid-") and not t.name.startswith("trackreid-pool-")]

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import warnings
 
 import numpy as np
 import pytest
 
-from tests._pipeline_data import ColourEncoder, make_return_sequence, make_sequence
+from tests._pipeline_data import ColourEncoder, make_return_sequence, make_sequence, run_threads
 from trackreid.io.mot import read_mot
 from trackreid.io.sources import Source, SourceInfo
 from trackreid.io.video import video_info
@@ -123,7 +122,7 @@ def test_leaving_the_loop_early_keeps_every_output(seq, tmp_path):
     gc.collect()  # a broken-out generator is finalised when collected; TrackingRun users may also close it
     summary, mot, _ = _check_outputs_agree(out, 6)
     assert summary["status"] == "stopped" and r.summary == summary
-    assert not any(t.name.startswith("trackreid-") and t.is_alive() for t in threading.enumerate())
+    assert run_threads() == []
 
 
 class _FailingSource(Source):
@@ -151,7 +150,7 @@ def test_a_failing_source_keeps_outputs_up_to_the_last_frame(seq, tmp_path, exc,
         r.run()
     summary, _, _ = _check_outputs_agree(out, 7)
     assert summary["status"] == status
-    assert not any(t.name.startswith("trackreid-") and t.is_alive() for t in threading.enumerate())
+    assert run_threads() == []
 
 
 def test_bad_options_fail_before_any_output(seq, tmp_path):

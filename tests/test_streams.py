@@ -3,13 +3,12 @@ global identities across cameras."""
 from __future__ import annotations
 
 import json
-import threading
 
 import cv2
 import numpy as np
 import pytest
 
-from tests._pipeline_data import ColourEncoder, make_sequence
+from tests._pipeline_data import ColourEncoder, make_sequence, run_threads
 from trackreid.io.mot import read_mot
 from trackreid.io.sources import Source, SourceInfo, open_source
 from trackreid.pipeline import PipelineError, embed_many, run
@@ -51,7 +50,7 @@ def test_mixed_sources_with_one_broken_agree_with_single_runs(seq, tmp_path):
         np.testing.assert_allclose(mot[:, 2:6], ref[:, 2:6], atol=0.01)
         s = json.loads((out / name / "summary.json").read_text())
         assert s["frames"] == FRAMES and s["unique_identities"] == single["unique_identities"]
-    assert not any(t.name.startswith("trackreid-") and t.is_alive() for t in threading.enumerate())
+    assert run_threads() == []
 
 
 class _Broken(Source):

@@ -96,7 +96,7 @@ def _cpu_pool(workers: int):
     if _POOL is None or _POOL._max_workers < workers:
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trackreid-crop")
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trackreid-pool-crop")
     return _POOL
 
 

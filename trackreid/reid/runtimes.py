@@ -320,7 +320,7 @@ def _stream_pool(streams: int):
     if streams not in _POOLS:
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOLS[streams] = ThreadPoolExecutor(max_workers=streams - 1, thread_name_prefix="trackreid-reid")
+        _POOLS[streams] = ThreadPoolExecutor(max_workers=streams - 1, thread_name_prefix="trackreid-pool-reid")
     return _POOLS[streams]
 
 
