@@ -107,8 +107,8 @@ def test_jitter_along_the_line_is_not_a_crossing():
 
 
 def test_hidden_feet_give_no_observation():
-    """A person behind another (covered > max_covered) has the occluder's bottom edge: not a side or zone change."""
-    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, max_covered=0.3))
+    """A person behind another, feet hidden, has the occluder's top as bottom edge: not a side or zone change."""
+    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2))
     frames = {f: [box(1, 150)] for f in range(1, 4)}
     # frames 4-8: the lower half of person 1 is hidden by person 2 standing in front: its box ends at y=90
     frames.update({f: [[80, 30, 120, 90, 1, 0.9, 0, 0], [70, 60, 130, 170, 2, 0.9, 0, 1]] for f in range(4, 9)})
@@ -134,3 +134,52 @@ def test_leaving_the_view_and_returning_on_the_other_side_is_not_a_crossing():
     assert [e["direction"] for e in kinds(run(eng, left_view), "line_cross")] == ["out"]
     with pytest.raises(ValueError, match="frame_size"):
         EventEngine([DOOR], fps=10, frame_size=(0, 300))
+
+
+def test_an_occluder_missed_by_the_detector_still_hides():
+    """Person 1 (below the door) walks behind person 2; its visible-part box ends above the door at y=90. Person 2
+    is missed by the detector in some frames: its last box still hides person 1's feet there."""
+    behind = [80, 30, 120, 90, 1, 0.9, 0, 0]
+    front = [70, 60, 130, 170, 2, 0.9, 0, 1]
+    frames = {f: [box(1, 150), box(2, 250, x=300)] for f in range(1, 4)}
+    frames.update({f: [behind] + ([front] if f in (4, 5, 8, 11) else []) for f in range(4, 13)})
+    frames.update({f: [box(1, 150), box(2, 170, x=300)] for f in range(13, 16)})  # back in view, still below
+    ev = run(EventEngine([DOOR], fps=10, config=EventsConfig(confirm_frames=2)), frames)
+    assert kinds(ev, "line_cross") == []
+    ev = run(EventEngine([DOOR], fps=10, config=EventsConfig(confirm_frames=2, occluder_frames=0)), frames)
+    assert [e["direction"] for e in kinds(ev, "line_cross")] == ["in", "out"]  # what the memory prevents
+
+
+def test_covered_at_the_side_is_still_observed():
+    """Half of person 1 is behind person 2 walking beside it, a step nearer the camera, but its feet are in view:
+    its crossing counts."""
+    frames = {f: [box(1, 160 - 10 * f), box(2, 165 - 10 * f, x=125)] for f in range(1, 13)}  # y 150 -> 40
+    ev = run(EventEngine([DOOR], fps=10, config=EventsConfig(confirm_frames=2)), frames)
+    assert [(e["id"], e["direction"]) for e in kinds(ev, "line_cross")] == [(1, "in"), (2, "in")]
+
+
+def test_one_jittered_box_does_not_set_the_start_side():
+    """A new track's first box lands just past the dead band, the next ones are on the line and then clearly past
+    it on the other side: no side was ever confirmed before, so no crossing (a side takes confirm_frames)."""
+    eng = EventEngine([DOOR], fps=30, config=EventsConfig(confirm_frames=3, line_margin=0.1))
+    ys = [107, 102, 99, 97, 95, 93, 90, 85, 80, 75, 70]  # box height 60: the band is 94..106
+    ev = run(eng, {f: [box(4, y)] for f, y in enumerate(ys, 1)})
+    assert kinds(ev, "line_cross") == []
+    eng = EventEngine([DOOR], fps=30, config=EventsConfig(confirm_frames=3, line_margin=0.1))
+    ys = [120, 115, 110] + ys[1:]  # three clear frames below first: the start side is taken, the crossing counts
+    ev = run(eng, {f: [box(4, y)] for f, y in enumerate(ys, 1)})
+    assert [(e["direction"], e["frame"]) for e in kinds(ev, "line_cross")] == [("in", 8)]
+
+
+def test_a_visit_ends_where_the_person_was_last_seen_inside_when_hidden_on_the_way_out():
+    """Person 1 leaves the zone, is seen outside twice (fewer than confirm_frames), then walks on with its feet
+    hidden by person 2 until it leaves the view: its visit ends before the first frame seen outside."""
+    zone = parse_zone("0,0,400,0,400,100,0,100:top")
+    frames = {f: [box(1, 60)] for f in range(1, 11)}  # inside, frames 1-10
+    frames.update({11: [box(1, 120)], 12: [box(1, 130)]})  # outside, not yet confirmed (k=4)
+    hidden = [[80, 80, 120, 140, 1, 0.9, 0, 0], [70, 100, 130, 220, 2, 0.9, 0, 1]]
+    frames.update({f: hidden for f in range(13, 21)})
+    eng = EventEngine([], [zone], fps=10, config=EventsConfig(confirm_frames=4, exit_after=3))
+    ev = run(eng, frames)
+    (zx,) = kinds(ev, "zone_exit")
+    assert zx["frame"] == 10 and zx["dwell_s"] == pytest.approx(1.0)

@@ -22,13 +22,18 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
   confirmed side is kept while the identity is unseen, so a track that flickers at the line, or a person who
   vanishes and comes back under the same identity, is counted once per real change of side — and a crossing
   made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the other
-  side. A new identity's first observed side is its start side (no crossing). ``direction``: ``in`` from the
+  side. A new identity's start side (no crossing) is confirmed the same way: ``confirm_frames`` clear observations
+  in a row on it, so one jittered box next to the line does not put it on a side. ``direction``: ``in`` from the
   line's right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
-* A box covered more than ``max_covered`` by a box in front of it (lower bottom edge) gives no line or zone
-  observation that frame: its bottom edge is the occluder's, not the person's feet.
+* A box whose anchor lies under a box in front of it (lower bottom edge; :mod:`trackreid.analytics.occlusion`)
+  gives no line or zone observation that frame: its feet are hidden, so its bottom edge is a guess. A person
+  covered only at the side is observed. An identity unseen for at most ``occluder_frames`` still hides whoever is
+  behind its last box (the detector missed the occluder, not the occluder left).
 * ``zone_enter`` / ``zone_exit``: the same confirmation on "anchor inside the polygon"; ``zone_enter``'s frame is
   the first frame inside, ``zone_exit``'s the last frame inside, ``dwell_s = (exit - enter + 1) / fps``. A visit
-  still open when its identity exits the view closes then.
+  still open when its identity exits the view closes then: at the frame before its first clear observation
+  outside when it was seen outside since (the exit was not yet confirmed because it was hidden afterwards),
+  otherwise at the last frame it was seen.
 
 Why not ``supervision.LineZone`` for lines: it forgets a tracker id absent for ``minimum_crossing_threshold + 1``
 frames and takes the first side seen on its return as the new reference without counting, so a person who
@@ -48,9 +53,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trackreid.tracking.matching import covered_fraction
-
 from .identities import IdentityTable
+from .occlusion import hidden_anchors
 from .regions import Line, Zone
 
 EVENT_TYPES = ("enter", "exit", "line_cross", "zone_enter", "zone_exit")
@@ -63,21 +67,25 @@ class EventsConfig:
     #: anchors closer to a line than this fraction of their box height are on neither side (a dead band against
     #: the jitter of someone walking along the line)
     line_margin: float = 0.1
-    #: boxes covered more than this fraction by a box in front give no line or zone observation that frame: their
-    #: bottom edge is the occluder's, not their feet (1 = always observe)
-    max_covered: float = 0.3
+    #: a box whose anchor lies inside a box in front of it, or less than this fraction of its height above that
+    #: box's top, gives no line or zone observation that frame: its feet are hidden (see :mod:`.occlusion`)
+    feet_margin: float = 0.05
+    #: an identity unseen for at most this many frames still hides whoever is behind its last box (a detector
+    #: misses an occluder now and then; without this the person behind it would be observed that frame)
+    occluder_frames: int = 5
     #: an identity last seen within this many box widths of the image's edge has left the view (with the frame
     #: size known): its side of each line is forgotten when it exits, as its path out of view is unknown
     border: float = 0.5
     max_identities: int = 10000  #: identities whose state is kept; beyond it those out of view longest are dropped
 
     def __post_init__(self) -> None:
-        for name, low in (("exit_after", 0), ("confirm_frames", 1), ("max_identities", 1)):
+        for name, low in (("exit_after", 0), ("confirm_frames", 1), ("max_identities", 1), ("occluder_frames", 0)):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
                 raise ValueError(f"EventsConfig.{name}: expected an integer >= {low}, got {v!r}")
-        if not (isinstance(self.max_covered, (int, float)) and 0 <= self.max_covered <= 1):
-            raise ValueError(f"EventsConfig.max_covered: expected a fraction in [0, 1], got {self.max_covered!r}")
+        if not (isinstance(self.feet_margin, (int, float)) and 0 <= self.feet_margin < 1):
+            raise ValueError(f"EventsConfig.feet_margin: expected a fraction of the box height in [0, 1), "
+                             f"got {self.feet_margin!r}")
         if not (isinstance(self.border, (int, float)) and 0 <= self.border < 10):
             raise ValueError(f"EventsConfig.border: expected a number of box widths >= 0, got {self.border!r}")
         if not (isinstance(self.line_margin, (int, float)) and 0 <= self.line_margin < 10):
@@ -125,7 +133,9 @@ class EventEngine:
         L, Z = len(self.lines), len(self.zones)
         self._table = IdentityTable({
             "in_view": (bool, (), False), "last_seen": (np.int64, (), 0), "at_border": (bool, (), False),
-            "side": (np.int8, (L,), -1), "run": (np.int32, (L,), 0), "run_start": (np.int64, (L,), 0),
+            "box": (np.float64, (4,), 0.0),
+            "side": (np.int8, (L,), -1), "pend": (np.int8, (L,), -1), "run": (np.int32, (L,), 0),
+            "run_start": (np.int64, (L,), 0),
             "crossed": (np.uint8, (L,), 0),
             "inside": (bool, (Z,), False), "zrun": (np.int32, (Z,), 0), "zrun_start": (np.int64, (Z,), 0),
             "zenter": (np.int64, (Z,), 0), "visited": (bool, (Z,), False),
@@ -180,7 +190,8 @@ class EventEngine:
         events += [{"frame": frame, "id": int(i), "event": "enter", "reentry": bool(b)}
                    for i, b in zip(ids[entering], back[entering])]
         pts = anchors(tracks)
-        seen = covered_fraction(tracks[:, :4]) <= self.config.max_covered if len(tracks) else np.zeros(0, bool)
+        seen = self._unhidden(tracks, frame)
+        T["box"][rows] = tracks[:, :4]
         if self.lines:
             margin = self.config.line_margin * (tracks[:, 3] - tracks[:, 1])
             events += self._update_lines(rows, ids, pts, margin, seen, frame)
@@ -190,16 +201,31 @@ class EventEngine:
         self._evict()
         return events
 
+    def _unhidden(self, tracks: np.ndarray, frame: int) -> np.ndarray:
+        """Tracks whose anchor is observed this frame: not under a box in front of it (:mod:`.occlusion`), among
+        this frame's boxes and the last boxes of identities unseen for at most ``occluder_frames`` (this frame's
+        identities have ``last_seen == frame`` already)."""
+        T = self._table
+        mem = T["in_view"] & (T["last_seen"] < frame) & (T["last_seen"] >= frame - self.config.occluder_frames)
+        return ~hidden_anchors(tracks[:, :4], T["box"][mem], self.config.feet_margin)
+
     def _update_lines(self, rows, ids, pts, margin, seen, frame) -> list[dict]:
         T, k = self._table, self.config.confirm_frames
         s, valid, near = line_sides(pts, self.lines, margin)
         valid &= seen[:, None]
-        cs, run, start = T["side"][rows], T["run"][rows], T["run_start"][rows]
+        cs, pend = T["side"][rows], T["pend"][rows]
+        run, start = T["run"][rows], T["run_start"][rows]
         run[near & seen[:, None]] = 0  # back at the line: an excursion not yet confirmed is over
+        # a first side is taken like a change of side: k clear observations in a row on it (one jittered box
+        # next to the line does not set it), and is no crossing
         seed = valid & (cs < 0)
-        cs[seed] = s[seed]
-        cross = _confirm(cs, s, valid, run, start, frame, k)
-        T["side"][rows], T["run"][rows], T["run_start"][rows] = cs, run, start
+        restart = seed & ((pend != s) | (run == 0))
+        pend[restart], run[restart], start[restart] = s[restart], 0, frame
+        run[seed] += 1
+        took = seed & (run >= k)
+        cs[took], run[took] = s[took], 0
+        cross = _confirm(cs, s, valid & ~seed, run, start, frame, k)
+        T["side"][rows], T["pend"][rows], T["run"][rows], T["run_start"][rows] = cs, pend, run, start
         if not cross.any():
             return []
         m, li = np.nonzero(cross)
@@ -261,8 +287,9 @@ class EventEngine:
         events = []
         for r in gone:  # sparse: identities leaving the view at this frame
             pid, last = int(T.ids[r]), int(T["last_seen"][r])
-            for z in np.nonzero(T["inside"][r])[0]:
-                events.append(self._zone_exit(r, pid, int(z), last))
+            for z in np.nonzero(T["inside"][r])[0]:  # clear observations outside since: the visit ended before
+                end = int(T["zrun_start"][r, z]) - 1 if T["zrun"][r, z] > 0 else last
+                events.append(self._zone_exit(r, pid, int(z), end))
             events.append({"frame": last, "id": pid, "event": "exit"})
         T["in_view"][gone] = False
         if self.zones:
