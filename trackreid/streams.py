@@ -173,48 +173,75 @@ class StreamsRun:
             raise PipelineError("no source could be opened: " + "; ".join(f"{s.name}: {s.message}" for s in streams))
         return models, streams, linker
 
-    def _gather(self, streams) -> list:
-        """The next frame of every active source that has one decoded; waits until at least one has."""
+    GATHER_WAIT_S = 0.02
+    """Once one source has a frame, how long a step waits for the other live sources' frames (so that files and
+    cameras at the same rate share one batch, while a slow camera does not hold the others back)."""
+
+    def _gather(self, streams, taken: dict, done: set) -> tuple[list, list]:
+        """The next frame of each source that has one decoded (waiting for the first, then up to
+        ``GATHER_WAIT_S`` for the rest), and the sources found finished meanwhile as ``(stream, status, message)``,
+        for the caller to stop in the main thread. ``taken`` counts the frames gathered per source (their frame
+        indices); ``done`` holds the finished sources. No frames and no source left: every source is finished."""
+        limit = self.options.max_frames
+        ended, ready, first = [], {}, None
         while True:
-            ready, live = [], False
+            waiting = 0
             for st in streams:
-                if not st.active:
+                pf = st.prefetcher
+                if (pf is None or st.index in done or st.index in ready
+                        or (limit is not None and taken[st.index] >= int(limit))):
                     continue
                 try:
-                    item = st.prefetcher.poll()
+                    item = pf.poll()
                 except Exception as exc:  # this source broke; the others go on
-                    st.stop("failed", f"{type(exc).__name__}: {exc}")
+                    done.add(st.index)
+                    ended.append((st, "failed", f"{type(exc).__name__}: {exc}"))
                     continue
                 if item is Prefetcher.END:
+                    done.add(st.index)
                     reason = st.src.end_reason if st.src is not None else None
-                    st.stop("source_ended" if reason else "completed", reason or "")
-                    continue
-                live = True
-                if item is not None:
-                    ready.append((st, *item))
-            if ready or not live:
-                return ready
+                    ended.append((st, "source_ended" if reason else "completed", reason or ""))
+                elif item is None:
+                    waiting += 1
+                else:
+                    ready[st.index] = (st, taken[st.index], *item)
+                    taken[st.index] += 1
+            if ready and first is None:
+                first = time.perf_counter()
+            if not waiting or (ready and time.perf_counter() - first >= self.GATHER_WAIT_S):
+                return [ready[i] for i in sorted(ready)], ended
             time.sleep(0.001)
 
-    def _step(self, models, ready, step: int) -> StreamStep:
+    def _batches(self, models, streams):
+        """``(ready, detections, ended, detect_start, detect_ms)`` per step: the gathered frames detected as one
+        batch (the last item has no frames, only the sources that ended). Touches no run state, so it can run in
+        its own thread one step ahead of the embedding and association of the previous step."""
         from trackreid.detection.base import detect_many
 
-        t0 = time.perf_counter()
-        frames = [f for _, f, _ in ready]
-        indices = [st.frames for st, _, _ in ready]
+        taken, done = {st.index: 0 for st in streams}, set()
         det = models.detector
-        dets_all = detect_many([det[st.index] for st, _, _ in ready] if isinstance(det, list) else det,
-                               frames, indices)
+        while True:
+            ready, ended = self._gather(streams, taken, done)
+            t0 = time.perf_counter()
+            dets_all = detect_many([det[st.index] for st, *_ in ready] if isinstance(det, list) else det,
+                                   [f for _, _, f, _ in ready], [i for _, i, _, _ in ready]) if ready else []
+            yield ready, dets_all, ended, t0, (time.perf_counter() - t0) * 1e3
+            if not ready:
+                return
+
+    def _step(self, models, ready, dets_all, t0: float, detect_ms: float, step: int) -> StreamStep:
         t1 = time.perf_counter()
+        frames = [f for _, _, f, _ in ready]
         embs = embed_many(models.encoder, frames, dets_all,
-                          [embed_rows(st.run.tracker, d) for (st, _, _), d in zip(ready, dets_all)])
+                          [embed_rows(st.run.tracker, d) for (st, *_), d in zip(ready, dets_all)])
         t2 = time.perf_counter()
         k = len(ready)
-        detect_ms, embed_ms = (t1 - t0) * 1e3 / k, ((t2 - t1) * 1e3 / k if models.encoder is not None else 0.0)
-        out = StreamStep(step, timings={"detect": (t1 - t0) * 1e3, "embed": (t2 - t1) * 1e3})
-        for (st, frame, decode_ms), dets, emb in zip(ready, dets_all, embs):
-            r = st.run.step(st.frames, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms, "embed": embed_ms})
-            st.frames += 1
+        embed_ms = (t2 - t1) * 1e3 if models.encoder is not None else 0.0
+        out = StreamStep(step, timings={"detect": detect_ms, "embed": embed_ms})
+        for (st, index, frame, decode_ms), dets, emb in zip(ready, dets_all, embs):
+            r = st.run.step(index, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms / k,
+                                                      "embed": embed_ms / k})
+            st.frames = index + 1
             st.latency_ms += (time.perf_counter() - t0) * 1e3
             out.results[st.name] = r
             if self.options.max_frames is not None and st.frames >= int(self.options.max_frames):
@@ -227,7 +254,7 @@ class StreamsRun:
         t0 = time.perf_counter()
         models, streams, linker = self._setup()
         setup_s = time.perf_counter() - t0
-        bar = None
+        bar = ahead = None
         if not o.quiet:
             from tqdm.auto import tqdm
 
@@ -236,11 +263,16 @@ class StreamsRun:
         t_loop = time.perf_counter()
         step = 0
         try:
-            while True:
-                ready = self._gather(streams)
+            batches = self._batches(models, streams)
+            if o.overlap:  # the detector works on step t+1 while step t is embedded and associated
+                ahead = Prefetcher(batches, maxsize=1, name="trackreid-detect")
+                batches = (b for b, _ in ahead)
+            for ready, dets_all, ended, t_det, detect_ms in batches:
+                for st, st_status, st_message in ended:
+                    st.stop(st_status, st_message)
                 if not ready:
                     break
-                res = self._step(models, ready, step)
+                res = self._step(models, ready, dets_all, t_det, detect_ms, step)
                 step += 1
                 if bar is not None:
                     bar.update(len(res.results))
@@ -256,6 +288,8 @@ class StreamsRun:
             status, message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            if ahead is not None:
+                ahead.close()  # first: the detect thread reads the decode queues the stops below close
             for st in streams:
                 if st.active or (st.run is not None and st.run.summary is None):
                     st.stop(status, message)
