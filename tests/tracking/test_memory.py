@@ -343,3 +343,32 @@ def test_observe_with_replace_keeps_one_running_view():
     assert mem.count[r] == 1 and mem.last_seen[r] == 2 and len(mem) == 1
     assert mem.query(b[None], [0], thresh=0.1, margin=0.0)[0] == 7
     assert mem.query(a[None], [0], thresh=0.1, margin=0.0)[0] == -1
+
+
+def test_young_track_switches_to_its_remembered_id_and_earlier_rows_can_follow():
+    """She returns through the left border: her first, cut-off views sit ~0.35 from her look, so she gets a fresh
+    ID; her first whole view matches the memory and the young track switches. ``renamed`` and ``ids_now`` say so,
+    so rows written under the fresh ID can be rewritten; an unrecognised newcomer's ID stays open until its recall
+    window ends."""
+    look, stranger, newcomer = codes(3, seed=5)
+    rng = np.random.default_rng(0)
+    t = Tracker(TrackerConfig(track_buffer=5, memory_recall_frames=20))
+    (old,), _ = walk(t, np.stack([look, stranger]), 20, rng, y0=200)
+    absent(t, 20)
+    assert t.memory_size == 2 and t.id_delay == 20
+    off = unit(look + 1.2 * codes(1, seed=6)[0])                # a cut-off view: cosine distance ~0.35
+    seen, renamed = [], {}
+    for f in range(12):
+        x1 = 0.0 if f < 4 else 10.0 + 3 * f                     # touching the border, then whole
+        dets = np.array([[x1, 400, x1 + 40, 500, 0.9, 0], box(1500, 800)], np.float32)
+        e = np.stack([off if f < 4 else noisy(look[None], rng)[0], noisy(newcomer[None], rng)[0]])
+        out = t.update(dets, embeddings=e)
+        renamed.update(t.renamed)
+        seen.append(ids_by_det(out).get(0))
+    fresh = seen[1]
+    assert fresh not in (None, old) and seen[-1] == old and renamed == {fresh: old}
+    ids, final = t.ids_now([fresh, old, ids_by_det(out)[1]])
+    assert ids.tolist() == [old, old, ids_by_det(out)[1]] and final.tolist() == [True, True, False]
+    absent(t, 25)                                               # the newcomer's recall window has closed
+    assert t.ids_now([ids_by_det(out)[1]])[1].all()
+    assert t.ids_now([fresh])[0].tolist() == [fresh]            # aliases are forgotten after id_delay frames

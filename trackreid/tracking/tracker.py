@@ -20,8 +20,9 @@ Per frame (every step works on stacked arrays; there is no Python loop over trac
 8. Memory: a track about to get a fresh ID first asks the identity memory (``trackreid.tracking.memory``) and the
    lost tracks, anywhere in the frame: on a distinct appearance match it takes that ID (``reentries``). A track
    that got a fresh ID asks again on each new good view during ``memory_recall_frames`` (people entering through
-   the border are first seen as slivers), and then switches to the remembered ID. Removed confirmed tracks with good
-   views go into the memory.
+   the border are first seen as slivers), and then switches to the remembered ID (``renamed``; ``ids_now`` tells
+   outputs that hold rows back which ID those rows end up with). Removed confirmed tracks with good views go into the
+   memory.
 """
 from __future__ import annotations
 
@@ -171,6 +172,10 @@ class Tracker:
         self.reentries: dict[int, int] = {}
         """Track IDs that re-entered in the last ``update`` (taken from the memory or a lost track by appearance),
         each with the number of frames since that identity was last seen."""
+        self.renamed: dict[int, int] = {}
+        """Young tracks that switched to a remembered or lost identity in the last ``update``: old ID -> new ID
+        (rows written earlier under the old ID belong to the new one)."""
+        self._aliases: dict[int, tuple[int, int]] = {}  # old ID -> (new ID, frame), for ``ids_now``
         if self._own_memory:
             self.memory.clear()
         if self.cmc is not None:
@@ -191,6 +196,37 @@ class Tracker:
     def memory_size(self) -> int:
         """Identities held in the identity memory (removed tracks that may come back)."""
         return len(self.memory)
+
+    @property
+    def id_delay(self) -> int:
+        """Most frames after its first row that a track's ID may still change (a young track switching to a
+        remembered ID): ``memory_recall_frames`` with the identity memory on, else 0. Outputs that can wait this
+        long get every row with its final ID (:meth:`ids_now`)."""
+        cfg = self.config
+        return int(cfg.memory_recall_frames) if cfg.memory and cfg.appearance_weight > 0 else 0
+
+    def ids_now(self, ids) -> tuple[np.ndarray, np.ndarray]:
+        """For IDs this tracker returned up to ``id_delay`` frames ago: the ID each track carries now (young tracks
+        that switched to a remembered identity since) and whether it is final (the track is settled, past its recall
+        window, or gone)."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        now = ids.copy()
+        if self._aliases:
+            for i, x in enumerate(ids.tolist()):
+                for _ in range(8):                              # a chain: a young track merged into a young one
+                    if x not in self._aliases:
+                        break
+                    x = self._aliases[x][0]
+                now[i] = x
+        T = self.tracks
+        n = T.n
+        live = T.track_id[:n]
+        order = np.argsort(live, kind="stable")
+        pos = np.clip(np.searchsorted(live[order], now), 0, max(n - 1, 0))
+        hit = (live[order][pos] == now) if n else np.zeros(len(now), bool)
+        open_ = np.zeros(len(now), bool)
+        open_[hit] = T.recall_until[order[pos[hit]]] > self.frame_id
+        return now, ~open_
 
     def _memory_on(self) -> bool:
         return self.config.memory and self.config.appearance_weight > 0 and self._dim is not None
@@ -229,6 +265,10 @@ class Tracker:
         fi = self._inputs(detections, frame, embeddings)
         self.frame_id += 1
         self.reentries = {}
+        self.renamed = {}
+        if self._aliases:
+            keep = self.frame_id - self.id_delay
+            self._aliases = {a: v for a, v in self._aliases.items() if v[1] >= keep}
         self._predict(frame, fi)
         m = _Matches(fi.high)
         if self.tracks.n and len(fi.dets):
@@ -452,9 +492,10 @@ class Tracker:
         good = good & ((count == 0) | (1.0 - sim.max(axis=1, initial=-np.inf) <= self.config.appearance_thresh))
         r = rows[good]
         if len(r):
-            before = T.ex[r].copy()
+            before, n_before = T.ex[r].copy(), T.ex_n[r].copy()
             T.ex[r], T.ex_n[r] = update_exemplars(T.ex[r], T.ex_n[r], e[good])
-            self._gained = r[(T.ex[r] != before).any(axis=(1, 2))]
+            # a new slot counts even if it repeats what a reused row held before
+            self._gained = r[(T.ex_n[r] != n_before) | (T.ex[r] != before).any(axis=(1, 2))]
 
     # ------------------------------------------------------------------ identities
     def _new_ids(self, k: int) -> np.ndarray:
@@ -474,6 +515,10 @@ class Tracker:
             ask = np.flatnonzero(T.has_feat[q])
             if len(ask):
                 found = self._recall(q, ask, ids, dest)
+        if not fresh and found.any():
+            self.renamed.update(zip(T.track_id[q[found]].tolist(), ids[found].tolist()))
+            self._aliases.update((a, (b, self.frame_id)) for a, b in zip(T.track_id[q[found]].tolist(),
+                                                                        ids[found].tolist()))
         if fresh:
             new = ~found
             ids[new] = self._new_ids(int(new.sum()))
