@@ -297,6 +297,50 @@ def test_a_returning_person_keeps_the_id_and_is_marked(tmp_path):
     assert off["unique_identities"] == 3 and off["reentries"] == 0  # without the memory she is someone new
 
 
+def test_outputs_hold_rows_until_a_young_track_is_recognised():
+    """hold_for_final_ids: a returning person first gets a fresh ID (cut off at the border), then the identity
+    memory recognises her; the rows written hold her remembered ID from her first row back, while each update
+    showed the fresh one. Without the memory nothing is held."""
+    from trackreid import Tracker, TrackerConfig
+    from trackreid.pipeline import hold_for_final_ids
+
+    class Sink:
+        def __init__(self):
+            self.rows = []
+
+        def write(self, frame_id, tracks, annotated=None, extra=None, global_ids=None, reentries=None):
+            assert global_ids is None                             # one camera: the IDs themselves are rewritten
+            self.rows += [(frame_id, int(i)) for i in tracks[:, 4]]
+
+        def close(self, summary=None):
+            self.closed = True
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    look, off = unit(rng.normal(size=32)), None
+    off = unit(look + 1.2 * unit(rng.normal(size=32)))           # cut-off views: ~0.35 from her look
+    tracker = Tracker(TrackerConfig(track_buffer=3, memory_recall_frames=15))
+    sink = Sink()
+    out = hold_for_final_ids(sink, tracker)
+    assert hold_for_final_ids(sink, Tracker(TrackerConfig(memory=False))) is sink
+    shown = []
+    for f in range(40):
+        if 10 <= f < 20:                                          # away, long enough to be removed
+            dets, emb = np.empty((0, 6), np.float32), None
+        else:
+            x1 = 0.0 if 20 <= f < 24 else 10.0 + 2 * f
+            dets = np.array([[x1, 50, x1 + 40, 150, 0.9, 0]], np.float32)
+            emb = (off if 20 <= f < 24 else look)[None]
+        tracks = tracker.update(dets, embeddings=emb)
+        shown += [(f + 1, int(i)) for i in tracks[:, 4]]
+        out.write(f + 1, tracks)
+    out.close()
+    assert {i for _, i in shown} == {1, 2}                        # fresh ID 2 for a few frames, then 1 again
+    assert sink.rows == [(f, 1) for f, _ in shown] and sink.closed
+
+
 def test_bad_lines_zones_and_crop_options_fail_before_any_output(seq, tmp_path):
     out = tmp_path / "never"
     det = seq / "det" / "det.txt"

@@ -301,6 +301,18 @@ def embed_rows(tracker, dets: np.ndarray) -> np.ndarray:
     return np.asarray(rule(dets), np.int64) if rule is not None else np.arange(len(dets))
 
 
+def hold_for_final_ids(outputs, tracker):
+    """``outputs`` whose MOT rows and JSON lines wait (at most ``tracker.id_delay`` frames) until each track's ID is
+    final, and are then written with it: a young track that the identity memory later recognises as someone seen
+    before is written under the remembered ID from its first row. Unchanged when the tracker never renames."""
+    delay = int(getattr(tracker, "id_delay", 0) or 0)
+    if outputs is None or delay <= 0 or not hasattr(tracker, "ids_now"):
+        return outputs
+    from trackreid.tracking.global_ids import DeferredOutputs
+
+    return DeferredOutputs(outputs, tracker.ids_now, delay, rename=True)
+
+
 class SourceRun:
     """The per-source half of a run: one tracker, its outputs, drawing, statistics and summary.
 
@@ -326,6 +338,7 @@ class SourceRun:
                                       save_video=opts.save_video, class_names=models.class_names, trail=opts.trail,
                                       video_name=opts.video_name, mot_name=opts.mot_name)
             self.output_dir = self.outputs.dir
+            self.outputs = hold_for_final_ids(self.outputs, self.tracker)
         self.analytics = None
         if opts.lines or opts.zones or opts.events_config or opts.events or opts.save_crops:
             from trackreid.analytics import RunAnalytics
@@ -367,6 +380,7 @@ class SourceRun:
         self.stats.add(timings)
         if len(tracks):
             self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
+        self.ids_seen.difference_update(getattr(trk, "renamed", None) or ())   # young IDs that turned out old
         self.reentries += len(reentries)
         self.n_dets += len(dets)
         self.n_tracks += len(tracks)

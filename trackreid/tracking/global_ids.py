@@ -256,8 +256,12 @@ class GlobalIdentities:
 def defer(run, state, cfg: LinkConfig) -> None:
     """Wrap ``run``'s outputs (if any) in :class:`DeferredOutputs` by ``cfg.write_delay``."""
     delay = cfg.settle if cfg.write_delay is None else int(cfg.write_delay)
-    if getattr(run, "outputs", None) is not None and delay > 0 and not isinstance(run.outputs, DeferredOutputs):
-        run.outputs = DeferredOutputs(run.outputs, state, delay)
+    outputs = getattr(run, "outputs", None)
+    if isinstance(outputs, DeferredOutputs) and outputs.rename:     # global IDs replace the camera's own wait
+        outputs.flush()
+        run.outputs = outputs = outputs.inner
+    if outputs is not None and delay > 0 and not isinstance(outputs, DeferredOutputs):
+        run.outputs = DeferredOutputs(outputs, state, delay)
 
 
 class DeferredOutputs:
@@ -265,12 +269,14 @@ class DeferredOutputs:
     their frame has its final global ID (``state(lids) -> (gids, final)``), or ``delay`` frames have passed, and are
     then written with the IDs known at that moment: still frame by frame and in order, flushed by ``close`` (the end
     of the run, Ctrl-C, a failure). The annotated video is written at once (a buffer of images would cost memory).
+    With ``rename`` the state's IDs replace the track IDs instead of being written beside them as global IDs (one
+    camera: a young track's ID that the identity memory may still change, :meth:`Tracker.ids_now`).
     """
 
-    def __init__(self, outputs, state, delay: int):
+    def __init__(self, outputs, state, delay: int, rename: bool = False):
         from collections import deque
 
-        self.inner, self.state, self.delay = outputs, state, int(delay)
+        self.inner, self.state, self.delay, self.rename = outputs, state, int(delay), bool(rename)
         self._pending = deque()  # (frame_id, tracks with local ids, extra, reentries), oldest first
 
     def __getattr__(self, name):
@@ -298,6 +304,8 @@ class DeferredOutputs:
                 if now is not None and now - frame_id < self.delay and not final.all():
                     return
             self._pending.popleft()
+            if self.rename and gids is not None:
+                tracks[:, 4], gids = gids, None
             self.inner.write(frame_id, tracks, None, extra, global_ids=gids, reentries=reentries)
 
     def close(self, summary: dict | None = None) -> None:
