@@ -181,6 +181,24 @@ def test_deferred_outputs_wait_for_final_ids_in_frame_order():
     assert [r[0] for r in sink.rows] == list(range(1, 9)) and sink.closed == {"status": "interrupted"}
 
 
+def test_global_ids_replace_a_cameras_own_wait_for_final_ids():
+    """A camera's outputs already wait for its tracker's final IDs (hold_for_final_ids); a multi-camera linker puts
+    its global-ID wait in place of that one, not on top of it, and nothing held is lost."""
+    from types import SimpleNamespace
+
+    from trackreid.tracking.global_ids import DeferredOutputs, defer
+
+    sink = _Sink()
+    own = DeferredOutputs(sink, lambda lids: (np.asarray(lids), np.zeros(len(lids), bool)), delay=5, rename=True)
+    own.write(1, np.array([[0, 0, 10, 10, 3, 1, 0, 0]], np.float64))
+    run = SimpleNamespace(outputs=own)
+    defer(run, lambda lids: (np.asarray(lids) + 100, np.ones(len(lids), bool)), LinkConfig())
+    assert isinstance(run.outputs, DeferredOutputs) and not run.outputs.rename and run.outputs.inner is sink
+    assert sink.rows == [(1, None)]                            # the held frame was written before the switch
+    run.outputs.write(2, np.array([[0, 0, 10, 10, 3, 1, 0, 0]], np.float64))
+    assert sink.rows == [(1, None), (2, [103])]
+
+
 def test_a_global_id_is_never_given_to_two_tracks_seen_together_in_one_camera():
     from trackreid.tracking.global_ids import GlobalIdentities
 
