@@ -16,8 +16,10 @@ all seeds ("COMBINED").
 Re-entry table (identity memory): scenes where everyone leaves and comes back after 5-20 s, people drawn from real
 person crops (``--sprites``, see ``trackreid-synth sprites``), embeddings computed by a real ReID encoder from the
 rendered frames (``--weights``; ``none`` = an untrained network), the same embeddings for every tracker. Rows:
-ours with the identity memory, ours with ``memory: false``, BoxMOT BotSort (when installed). ``--no-return`` runs
-the same on scenes where nobody comes back (false-merge check). Embeddings are cached under ``--cache``.
+ours with the identity memory as a run's MOT file holds it (rows held until each track's ID is final,
+``trackreid.pipeline.hold_for_final_ids``: what a user gets), the same tracker's per-frame ``Tracker.update``
+results, ours with ``memory: false``, BoxMOT BotSort (when installed). ``--no-return`` runs the same on scenes where
+nobody comes back (false-merge check). Embeddings are cached under ``--cache``.
 
     trackreid-synth sprites /tmp/trk_sprites --from ../shared/data/mot17-mini
     python benchmarks/tracker_quality.py --reentry --sprites /tmp/trk_sprites \
@@ -158,25 +160,52 @@ def scene_embeddings(scene, weights: str, cache_dir: Path, key: str) -> list[np.
     return per_frame
 
 
-def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | None = None) -> np.ndarray:
-    """Track ``scene`` with precomputed per-frame embeddings: ``ours`` (``config``) or ``botsort``."""
-    from trackreid.io.mot import tracks_to_mot_rows
+class MotRows:
+    """Stands in for a run's output files: collects the MOT rows the pipeline would write."""
+
+    def __init__(self):
+        self.rows: list[np.ndarray] = []
+
+    def write(self, frame_id, tracks, annotated=None, extra=None, global_ids=None, reentries=None) -> None:
+        from trackreid.io.mot import tracks_to_mot_rows
+
+        if len(tracks):
+            self.rows.append(tracks_to_mot_rows(frame_id, tracks))
+
+    def write_image(self, annotated) -> None:
+        pass
+
+    def close(self, summary=None) -> None:
+        pass
+
+    def array(self) -> np.ndarray:
+        return np.concatenate(self.rows) if self.rows else np.empty((0, 10))
+
+
+def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Track ``scene`` with precomputed per-frame embeddings: ``ours`` (``config``) or ``botsort``. Returns the MOT
+    rows of each frame's ``update`` and the rows a pipeline run writes to its MOT file (for ours, held until each
+    track's ID is final, ``trackreid.pipeline.hold_for_final_ids``; the same rows for BotSort)."""
+    from trackreid.pipeline import hold_for_final_ids
 
     feed = EmbeddingFeed()
     tracker = Tracker(config or TrackerConfig()) if kind == "ours" else make_boxmot(kind, feed)
     img = np.zeros((scene.config.height, scene.config.width, 3), np.uint8)
-    rows, reentries = [], 0
+    per_update, written = MotRows(), MotRows()
+    outputs = hold_for_final_ids(written, tracker)
     for t in range(1, scene.config.num_frames + 1):
         dets = scene.dets_at(t)
         if kind == "ours":
             out = tracker.update(dets, img, embeddings=per_frame[t - 1] if len(dets) else None)
-            reentries += len(tracker.reentries)
         else:
             feed.embeddings = per_frame[t - 1]
             out = tracker.update(dets, img)
-        if len(out):
-            rows.append(tracks_to_mot_rows(t, out))
-    return np.concatenate(rows) if rows else np.empty((0, 10))
+        out = np.asarray(out, np.float64).reshape(-1, 8)
+        per_update.write(t, out)
+        outputs.write(t, out)
+    outputs.close()
+    return per_update.array(), written.array()
 
 
 def reentry_table(args) -> dict:
@@ -186,13 +215,14 @@ def reentry_table(args) -> dict:
 
     sprites = load_sprites(args.sprites)
     tag = "none" if args.weights == "none" else Path(args.weights).stem
-    kinds = {"ours (identity memory)": ("ours", TrackerConfig()),
-             "ours (memory: false)": ("ours", TrackerConfig(memory=False))}
+    kinds = {"ours, memory (update)": ("ours", TrackerConfig()),
+             "ours, memory: false": ("ours", TrackerConfig(memory=False))}
     if importlib.util.find_spec("boxmot") is not None:
         kinds["BoxMOT BotSort (ReID)"] = ("botsort", None)
     else:
         print("(boxmot is not installed: BotSort row skipped)")
-    seqs = {label: {} for label in kinds}
+    written_label = "ours, memory (MOT file)"   # what a run writes: rows held until each ID is final
+    seqs = {written_label: {}, **{label: {} for label in kinds}}
     for seed in args.seeds:
         t0 = time.perf_counter()
         scene = generate_scene(SceneConfig(num_people=args.people, num_frames=args.frames, seed=seed,
@@ -200,7 +230,10 @@ def reentry_table(args) -> dict:
         key = f"{tag}-{'noreturn' if args.no_return else 'reentry'}-p{args.people}-f{args.frames}-s{seed}"
         per_frame = scene_embeddings(scene, args.weights, Path(args.cache), key)
         for label, (kind, cfg) in kinds.items():
-            seqs[label][f"SYN-{seed:02d}"] = (scene.gt, run_with_embeddings(kind, scene, per_frame, cfg))
+            rows, written = run_with_embeddings(kind, scene, per_frame, cfg)
+            seqs[label][f"SYN-{seed:02d}"] = (scene.gt, rows)
+            if kind == "ours" and cfg.memory:
+                seqs[written_label][f"SYN-{seed:02d}"] = (scene.gt, written)
         print(f"  seed {seed}: {time.perf_counter() - t0:.1f}s", flush=True)
     results = {label: evaluate_mot_arrays(s) for label, s in seqs.items()}
     what = "nobody returns" if args.no_return else "everyone leaves and returns after 5-20 s"
@@ -212,12 +245,12 @@ def reentry_table(args) -> dict:
 
 def print_table(results: dict) -> None:
     names = [n for n in next(iter(results.values())) if n != "COMBINED"]
-    print(f"{'tracker':<24} | {'HOTA':>6} | {'IDF1':>6} | {'MOTA':>6} | {'IDSW':>5} | {'IDs':>4} | per-seed IDF1")
-    print("-" * 100)
+    print(f"{'tracker':<26} | {'HOTA':>6} | {'IDF1':>6} | {'MOTA':>6} | {'IDSW':>5} | {'IDs':>4} | per-seed IDF1")
+    print("-" * 102)
     for label, res in results.items():
         c = res["COMBINED"]
         per_seed = " ".join(f"{100 * res[n]['IDF1']:.1f}" for n in names)
-        print(f"{label:<24} | {100 * c['HOTA']:6.2f} | {100 * c['IDF1']:6.2f} | {100 * c['MOTA']:6.2f} | "
+        print(f"{label:<26} | {100 * c['HOTA']:6.2f} | {100 * c['IDF1']:6.2f} | {100 * c['MOTA']:6.2f} | "
               f"{c['IDSW']:5d} | {c['Res_ids']:4d} | {per_seed}")
     print(f"(ground truth: {sum(results[next(iter(results))][n]['GT_ids'] for n in names)} identities)")
 
