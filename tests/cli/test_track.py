@@ -53,7 +53,7 @@ def test_quiet_default_folder_avi_and_max_frames(seq, tmp_path, capsys, monkeypa
 @pytest.mark.parametrize("case", [
     "missing_source", "empty_video", "unknown_reid", "missing_reid_weights", "unfit_reid_weights",
     "no_frames_video", "missing_detector", "unfit_detector", "missing_det_txt", "unknown_class", "bad_tracker_config",
-    "no_gpu", "unreachable_stream", "zero_max_frames", "show_without_display",
+    "no_gpu", "unreachable_stream", "zero_max_frames", "show_without_display", "too_many_reid_streams",
 ])
 def test_bad_inputs_give_one_clear_line(case, seq, tmp_path, capsys, monkeypatch):
     import torch
@@ -89,6 +89,8 @@ def test_bad_inputs_give_one_clear_line(case, seq, tmp_path, capsys, monkeypatch
         "unreachable_stream": (["rtsp://127.0.0.1:9/live", "--detector", det, "--reid", "none"], "stream"),
         "zero_max_frames": ([video, "--detector", det, "--reid", "none", "--max-frames", "0"], "max_frames"),
         "show_without_display": ([video, "--detector", det, "--reid", "none", "--show"], "--show"),
+        "too_many_reid_streams": ([video, "--detector", det, "--reid", "osnet_x0_25", "--reid-threads", "1",
+                                   "--reid-streams", "2"], "2 streams need at least as many threads"),
     }[case]
     monkeypatch.delenv("DISPLAY", raising=False)  # OpenCV's Qt would abort the process; we must refuse first
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "for the device)")
     g.add_argument("--reid-threads", type=int, default=None, metavar="N",
                    help="intra-op threads of the CPU ReID runtime (default: all cores)")
+    g.add_argument("--reid-streams", type=int, default=None, metavar="N",
+                   help="concurrent inferences each ReID batch is split into, threads/N threads each (default: one "
+                   "per thread; 1: one inference on every thread)")
     g.add_argument("--detector", nargs="+", default=["yolo11n.pt"], metavar="PATH|NAME",
                    help="Ultralytics model (.pt, .onnx, OpenVINO folder; default yolo11n.pt, downloaded by "
                    "Ultralytics when online) or a MOT det.txt of precomputed detections; with several sources, one "
@@ -144,6 +147,7 @@ def options_from_args(args, output) -> dict:
     """The :class:`~trackreid.pipeline.TrackingOptions` fields the command line sets."""
     return dict(
         reid=args.reid, reid_weights=args.reid_weights, reid_runtime=args.reid_runtime, reid_threads=args.reid_threads,
+        reid_streams=args.reid_streams,
         detector=args.detector[0] if len(args.detector) == 1 else args.detector, classes=args.classes, conf=args.conf,
         device=args.device, half=args.half, tracker_config=args.tracker_config, output=output,
         save_video=not args.no_video, show=args.show, max_frames=args.max_frames, quiet=args.quiet,
