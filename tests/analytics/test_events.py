@@ -160,12 +160,12 @@ def test_covered_at_the_side_is_still_observed():
 
 def test_one_jittered_box_does_not_set_the_start_side():
     """A new track's first box lands just past the dead band, the next ones are on the line and then clearly past
-    it on the other side: no side was ever confirmed before, so no crossing (a side takes confirm_frames)."""
-    eng = EventEngine([DOOR], fps=30, config=EventsConfig(confirm_frames=3, line_margin=0.1))
+    it on the other side: no side was ever taken, so no crossing (a first side takes start_frames)."""
+    cfg = EventsConfig(confirm_frames=5, start_frames=3, line_margin=0.1)
     ys = [107, 102, 99, 97, 95, 93, 90, 85, 80, 75, 70]  # box height 60: the band is 94..106
-    ev = run(eng, {f: [box(4, y)] for f, y in enumerate(ys, 1)})
+    ev = run(EventEngine([DOOR], fps=30, config=cfg), {f: [box(4, y)] for f, y in enumerate(ys, 1)})
     assert kinds(ev, "line_cross") == []
-    eng = EventEngine([DOOR], fps=30, config=EventsConfig(confirm_frames=3, line_margin=0.1))
+    eng = EventEngine([DOOR], fps=30, config=cfg)
     ys = [120, 115, 110] + ys[1:]  # three clear frames below first: the start side is taken, the crossing counts
     ev = run(eng, {f: [box(4, y)] for f, y in enumerate(ys, 1)})
     assert [(e["direction"], e["frame"]) for e in kinds(ev, "line_cross")] == [("in", 8)]

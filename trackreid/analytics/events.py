@@ -22,8 +22,8 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
   confirmed side is kept while the identity is unseen, so a track that flickers at the line, or a person who
   vanishes and comes back under the same identity, is counted once per real change of side — and a crossing
   made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the other
-  side. A new identity's start side (no crossing) is confirmed the same way: ``confirm_frames`` clear observations
-  in a row on it, so one jittered box next to the line does not put it on a side. ``direction``: ``in`` from the
+  side. A new identity's start side (no crossing) is taken after ``start_frames`` clear observations in a row on
+  it, so one jittered box next to the line does not put it on a side. ``direction``: ``in`` from the
   line's right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
 * A box whose anchor lies under a box in front of it (lower bottom edge; :mod:`trackreid.analytics.occlusion`)
   gives no line or zone observation that frame: its feet are hidden, so its bottom edge is a guess. A person
@@ -64,6 +64,10 @@ EVENT_TYPES = ("enter", "exit", "line_cross", "zone_enter", "zone_exit")
 class EventsConfig:
     exit_after: int = 30  #: frames an identity may stay unseen before it exits the view
     confirm_frames: int = 5  #: observations in a row on the new side (of a line, of a zone edge) to confirm it
+    #: clear observations in a row on one side that give a new identity its first side of a line (no crossing):
+    #: more than one, so a single jittered box beside the line does not set it; fewer than ``confirm_frames``, as
+    #: people appear (enter the view, step out from behind someone) shortly before a line too
+    start_frames: int = 3
     #: anchors closer to a line than this fraction of their box height are on neither side (a dead band against
     #: the jitter of someone walking along the line)
     line_margin: float = 0.1
@@ -79,7 +83,8 @@ class EventsConfig:
     max_identities: int = 10000  #: identities whose state is kept; beyond it those out of view longest are dropped
 
     def __post_init__(self) -> None:
-        for name, low in (("exit_after", 0), ("confirm_frames", 1), ("max_identities", 1), ("occluder_frames", 0)):
+        for name, low in (("exit_after", 0), ("confirm_frames", 1), ("start_frames", 1), ("max_identities", 1),
+                          ("occluder_frames", 0)):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
                 raise ValueError(f"EventsConfig.{name}: expected an integer >= {low}, got {v!r}")
@@ -216,13 +221,12 @@ class EventEngine:
         cs, pend = T["side"][rows], T["pend"][rows]
         run, start = T["run"][rows], T["run_start"][rows]
         run[near & seen[:, None]] = 0  # back at the line: an excursion not yet confirmed is over
-        # a first side is taken like a change of side: k clear observations in a row on it (one jittered box
-        # next to the line does not set it), and is no crossing
+        # a first side takes start_frames clear observations in a row on it, and is no crossing
         seed = valid & (cs < 0)
         restart = seed & ((pend != s) | (run == 0))
         pend[restart], run[restart], start[restart] = s[restart], 0, frame
         run[seed] += 1
-        took = seed & (run >= k)
+        took = seed & (run >= self.config.start_frames)
         cs[took], run[took] = s[took], 0
         cross = _confirm(cs, s, valid & ~seed, run, start, frame, k)
         T["side"][rows], T["pend"][rows], T["run"][rows], T["run_start"][rows] = cs, pend, run, start
