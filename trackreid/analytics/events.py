@@ -19,12 +19,12 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
   seen on the other side in ``confirm_frames`` observations in a row (frames where it is unseen, hidden, or beyond
   the line's ends neither extend nor break that run; an observation within ``line_margin`` box heights of the line
   breaks it, so someone walking along the line is not counted by the jitter of their box). ``frame`` is the first
-  of those frames. The confirmed side is kept while the identity is unseen, so a track that flickers at the line, or a person who
-  vanishes and comes back under the same identity, is counted once per real change of side — and a crossing
-  made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the other
-  side. A new identity's start side (no crossing) is taken after ``start_frames`` clear observations in a row on
-  it, so one jittered box next to the line does not put it on a side. ``direction``: ``in`` from the
-  line's right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
+  of those frames. The confirmed side is kept while the identity is unseen, so a track that flickers at the line,
+  or a person who vanishes and comes back under the same identity, is counted once per real change of side — and a
+  crossing made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the
+  other side. A new identity's start side (no crossing) is taken after ``start_frames`` clear observations in a
+  row on it, so one jittered box next to the line does not put it on a side. ``direction``: ``in`` from the line's
+  right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
 * A box whose anchor lies under a box in front of it (lower bottom edge; :mod:`trackreid.analytics.occlusion`)
   gives no line or zone observation that frame: its feet are hidden, so its bottom edge is a guess. A person
   covered only at the side is observed. An identity unseen for at most ``occluder_frames`` still hides whoever is
