@@ -141,7 +141,8 @@ class TrackingOptions:
     """Where a PyTorch checkpoint runs: ``"auto"`` (the fastest checked runtime for the device), ``"torch"``,
     ``"onnxruntime"``, ``"openvino"`` (see :func:`trackreid.build_encoder`)."""
     reid_threads: int | None = None
-    """Cores the CPU ReID runtime uses (None: all cores)."""
+    """Cores the CPU ReID runtime uses (None: all cores; half of them when a detection model runs beside the
+    encoder, ``overlap`` on a CPU, since both work at once)."""
     reid_streams: int | None = None
     """Concurrent inferences each batch of crops is split into, ``reid_threads // reid_streams`` threads each (None:
     one per thread; 1: one inference on every thread, the previous way)."""
@@ -245,13 +246,19 @@ class Models:
 def build_models(opts: TrackingOptions, detector=None) -> Models:
     """Resolve the device and load the detector (``detector`` overrides ``opts.detector``) and the encoder once."""
     from trackreid.detection.base import build_detector
+    from trackreid.detection.motfile import MotFileDetector
 
     dev = resolve_device(opts.device)
     use_half = dev.startswith("cuda") if opts.half is None else bool(opts.half)
     det = build_detector(opts.detector if detector is None else detector, classes=opts.classes, conf=opts.conf,
                          device=dev, half=use_half, imgsz=opts.imgsz, quiet=opts.quiet)
+    threads = opts.reid_threads
+    if threads is None and opts.overlap and dev == "cpu" and not isinstance(det, MotFileDetector):
+        from trackreid.reid.runtimes import default_threads
+
+        threads = max(1, default_threads() // 2, opts.reid_streams or 1)  # the detector runs on the other half
     encoder = build_reid(opts.reid, opts.reid_weights, device=dev, half=opts.half, runtime=opts.reid_runtime,
-                         threads=opts.reid_threads, streams=opts.reid_streams)
+                         threads=threads, streams=opts.reid_streams)
     return Models(det, encoder, dev, getattr(det, "class_names", None) or {0: "person"})
 
 

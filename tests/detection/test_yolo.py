@@ -64,3 +64,20 @@ def test_openvino_detector_finds_people_on_a_real_frame(shared_data):
     assert (out[:, 2] > out[:, 0]).all() and (out[:, 2] <= frame.shape[1] + 1).all()
     everything = build_detector(model, classes=None, conf=0.25, device="cpu")(frame, 0)
     assert len(everything) >= len(out)
+
+
+def test_loading_and_running_a_model_keeps_torch_threads(shared_data):
+    """Ultralytics' device selection sets torch's thread count for the whole process (cores - 1); our detector
+    must leave the caller's setting as it was (the ReID runtimes are sized from it)."""
+    pytest.importorskip("openvino")
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        det = build_detector(shared_data / "detectors" / "yolov8n_int8_openvino_model", device="cpu")
+        assert torch.get_num_threads() == 3
+        det(np.zeros((240, 320, 3), np.uint8), 0)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -5,6 +5,7 @@ traceback, and a missing default model on an offline machine says how to pass a 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -13,6 +14,20 @@ import numpy as np
 from trackreid.detection.base import DetectorError
 
 _MODEL_SUFFIXES = (".pt", ".onnx", ".engine", ".torchscript", ".mlpackage", ".tflite", ".pb", ".xml", ".yaml")
+
+
+@contextlib.contextmanager
+def _torch_threads_kept():
+    """Ultralytics' device selection sets torch's thread count to cores - 1 for the whole process (1 on a
+    2-core machine), which would slow every other torch user and the ReID runtimes sized from it; put it back."""
+    import torch
+
+    n = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -46,7 +61,8 @@ class YoloDetector:
         # download warnings would only repeat what the one error line below says.
         LOGGER.setLevel(logging.ERROR)
         try:
-            self.model = YOLO(str(path) if path.exists() else spec, task="detect")
+            with _torch_threads_kept():
+                self.model = YOLO(str(path) if path.exists() else spec, task="detect")
         except ConnectionError as exc:
             raise DetectorError(
                 f"detector {spec!r} is not on this machine and could not be downloaded ({_first_line(exc)}); "
@@ -63,7 +79,8 @@ class YoloDetector:
             LOGGER.setLevel(logging.WARNING)
         if getattr(self.model, "task", "detect") not in ("detect", "segment", "pose", "obb"):
             raise DetectorError(f"detector {spec!r} is a {self.model.task!r} model; a detection model is needed")
-        names = self.model.names
+        with _torch_threads_kept():  # reading names sets up Ultralytics' predictor
+            names = self.model.names
         self.class_names = {int(k): str(v) for k, v in (names.items() if isinstance(names, dict) else enumerate(names))}
         self.classes = resolve_classes(classes, self.class_names, spec)
         self.conf = float(conf)
@@ -84,7 +101,8 @@ class YoloDetector:
     def detect_batch(self, frames: list[np.ndarray], frame_indices: list[int]) -> list[np.ndarray]:
         """Detections of several frames (of one or several sources) in one batched forward."""
         try:
-            results = self.model.predict(list(frames), **self._kw)
+            with _torch_threads_kept():
+                results = self.model.predict(list(frames), **self._kw)
         except Exception as exc:
             at = frame_indices[0] if len(frame_indices) == 1 else list(frame_indices)
             raise DetectorError(f"detector {self.name!r} failed on frame {at}: {type(exc).__name__}: "
