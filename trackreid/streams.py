@@ -174,18 +174,19 @@ class StreamsRun:
         return models, streams, linker
 
     GATHER_WAIT_S = 0.02
-    """Once one source has a frame, how long a step waits for the other live sources' frames (so that files and
-    cameras at the same rate share one batch, while a slow camera does not hold the others back)."""
+    """Once one source has a frame, how long a step waits for the next frame of a webcam or stream (cameras at the
+    same rate share one batch; a slow camera does not hold the others back). Files and image folders are always
+    waited for, so an offline run's batches, and so its results, never depend on timing."""
 
     def _gather(self, streams, taken: dict, done: set) -> tuple[list, list]:
-        """The next frame of each source that has one decoded (waiting for the first, then up to
-        ``GATHER_WAIT_S`` for the rest), and the sources found finished meanwhile as ``(stream, status, message)``,
+        """The next frame of each source (waiting for the first, for every file, and up to ``GATHER_WAIT_S`` for
+        live sources), and the sources found finished meanwhile as ``(stream, status, message)``,
         for the caller to stop in the main thread. ``taken`` counts the frames gathered per source (their frame
         indices); ``done`` holds the finished sources. No frames and no source left: every source is finished."""
         limit = self.options.max_frames
         ended, ready, first = [], {}, None
         while True:
-            waiting = 0
+            waiting = waiting_files = 0
             for st in streams:
                 pf = st.prefetcher
                 if (pf is None or st.index in done or st.index in ready
@@ -203,12 +204,13 @@ class StreamsRun:
                     ended.append((st, "source_ended" if reason else "completed", reason or ""))
                 elif item is None:
                     waiting += 1
+                    waiting_files += not (st.src is not None and st.src.info.is_live)
                 else:
                     ready[st.index] = (st, taken[st.index], *item)
                     taken[st.index] += 1
             if ready and first is None:
                 first = time.perf_counter()
-            if not waiting or (ready and time.perf_counter() - first >= self.GATHER_WAIT_S):
+            if not waiting or (ready and not waiting_files and time.perf_counter() - first >= self.GATHER_WAIT_S):
                 return [ready[i] for i in sorted(ready)], ended
             time.sleep(0.001)
 
