@@ -218,6 +218,26 @@ def test_a_global_id_is_never_given_to_two_tracks_seen_together_in_one_camera():
     assert L.state(0, [5, 6])[0].tolist() == [g1, gA6]
 
 
+def test_rows_of_a_young_track_follow_its_switch_to_a_remembered_id():
+    """A camera's tracker switches young track 7 to remembered local ID 3 (its identity memory): rows held back
+    under 7 get 3's global identity, and 7's provisional identity leaves the bank."""
+    from trackreid.tracking.global_ids import GlobalIdentities
+
+    L = GlobalIdentities(["A"], LinkConfig(min_age=5, settle=50))
+    e = np.eye(4, dtype=np.float32)
+    box = lambda i: np.array([[0, 0, 10, 10, i, 1, 0, 0]], np.float64)
+    ok = np.ones(1, bool)
+    g3 = L.link(0, 1, box(3), e[:1], ok)[0]
+    for f in range(2, 60):                                    # 3 is followed past settle: final
+        L.link(0, f, box(3), e[:1], ok)
+    g7 = L.link(0, 80, box(7), e[1:2], ok)[0]                 # a young track with a provisional identity
+    assert g7 != g3 and L.state(0, [7])[0][0] == g7
+    L.link(0, 81, box(3), e[:1], ok, held=np.array([3]), renamed={7: 3})
+    gids, final = L.state(0, [7, 3])
+    assert gids.tolist() == [g3, g3] and final.all()
+    assert g7 not in L.bank.search(e[1:2], np.zeros(1)).ids.tolist()
+
+
 def test_look_alikes_are_never_merged(seq, tmp_path):
     """Three people who look the same: no distinct match, so no cross-camera link (and never two people of one
     camera under one global ID)."""

@@ -36,9 +36,9 @@ class _Bank:
 
         self.linker = GlobalIdentities.from_topology(names, topology)
 
-    def link(self, cam, frame, tracks, feats, has, held):
+    def link(self, cam, frame, tracks, feats, has, held, renamed=None):
         """The tracks' global IDs and whether each is final (:meth:`GlobalIdentities.state`)."""
-        gids = self.linker.link(cam, frame, tracks, feats, has, held)
+        gids = self.linker.link(cam, frame, tracks, feats, has, held, renamed)
         return gids, self.linker.state(cam, tracks[:, 4])[1]
 
     def config(self):
@@ -56,7 +56,7 @@ class _RemoteLinker:
         self.cfg = None
 
     def attach(self, i: int, run) -> None:
-        from trackreid.tracking.global_ids import defer, track_appearance
+        from trackreid.tracking.global_ids import defer, follow, track_appearance
 
         ray, cam, bank = _ray(), self.cams[i], self.bank
         if self.cfg is None:
@@ -64,15 +64,18 @@ class _RemoteLinker:
         # a local track's global ID and finality change only in frames where it is seen, so the answers of the
         # bank for this camera's frames are all the held-back outputs need to know
         known: dict[int, tuple[int, bool]] = {}
+        alias: dict[int, int] = {}
 
         def relabel(frame, tracks, tracker):
             app = track_appearance(tracker, tracks[:, 4].astype(np.int64))
-            gids, final = ray.get(bank.link.remote(cam, frame, tracks, *app))
+            renamed = dict(getattr(tracker, "renamed", None) or {})
+            alias.update(renamed)
+            gids, final = ray.get(bank.link.remote(cam, frame, tracks, *app, renamed))
             known.update(zip(tracks[:, 4].astype(np.int64).tolist(), zip(gids.tolist(), final.tolist())))
             return gids
 
         def state(lids):
-            got = [known.get(int(lid), (-1, True)) for lid in lids]
+            got = [known.get(follow(alias, int(lid)), (-1, True)) for lid in lids]
             return np.array([g for g, _ in got], np.int64), np.array([f for _, f in got], bool)
 
         run.relabel = relabel

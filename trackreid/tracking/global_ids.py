@@ -136,6 +136,7 @@ class GlobalIdentities:
         self._age: list[dict[int, int]] = [{} for _ in cameras]       # local id -> frames seen, per camera
         self._matched: list[set[int]] = [set() for _ in cameras]      # local ids whose global id came from the bank
         self._where: dict[int, tuple[int, int]] = {}                  # global id -> (last camera, last frame)
+        self._alias: list[dict[int, int]] = [{} for _ in cameras]     # local id a young track had -> id it took
 
     @classmethod
     def from_topology(cls, cameras: list[str], topology=None, config: LinkConfig | None = None):
@@ -154,7 +155,7 @@ class GlobalIdentities:
     def state(self, cam: int, lids) -> tuple[np.ndarray, np.ndarray]:
         """Current global IDs of camera ``cam``'s local tracks ``lids`` (-1: never linked) and whether each is
         final: matched to a banked identity, or followed past ``settle`` frames (then nothing changes it again)."""
-        lids = np.asarray(lids, np.int64).reshape(-1).tolist()
+        lids = [follow(self._alias[cam], lid) for lid in np.asarray(lids, np.int64).reshape(-1).tolist()]
         mapping, age, matched, settle = self._map[cam], self._age[cam], self._matched[cam], self.cfg.settle
         gids = np.array([mapping.get(lid, -1) for lid in lids], np.int64)
         final = np.array([lid in matched or age.get(lid, 0) > settle for lid in lids], bool)
@@ -162,13 +163,17 @@ class GlobalIdentities:
 
     def relabel(self, cam: int, frame: int, tracks: np.ndarray, tracker) -> np.ndarray:
         """Global IDs (M,) for the tracker output ``tracks`` (M, 8) of camera ``cam`` at ``frame``."""
-        return self.link(cam, frame, tracks, *track_appearance(tracker, tracks[:, 4].astype(np.int64)))
+        return self.link(cam, frame, tracks, *track_appearance(tracker, tracks[:, 4].astype(np.int64)),
+                         renamed=getattr(tracker, "renamed", None))
 
     def link(self, cam: int, frame: int, tracks: np.ndarray, feats: np.ndarray, has: np.ndarray,
-             held: np.ndarray | None = None) -> np.ndarray:
+             held: np.ndarray | None = None, renamed: dict | None = None) -> np.ndarray:
         """:meth:`relabel` with the tracks' smoothed features given (:func:`track_appearance`): what a remote bank
         gets. ``held``: local IDs the camera's tracker still holds (live or lost; default: those in ``tracks``),
-        whose global IDs no other track of the camera may take."""
+        whose global IDs no other track of the camera may take. ``renamed``: the tracker's young tracks that just
+        switched to a remembered local ID (``Tracker.renamed``)."""
+        if renamed:
+            self._rename(cam, renamed)
         local = tracks[:, 4].astype(np.int64)
         self._held[cam] = set((local if held is None else np.asarray(held, np.int64)).tolist()) | set(local.tolist())
         mapping, age, matched, cfg = self._map[cam], self._age[cam], self._matched[cam], self.cfg
@@ -195,6 +200,30 @@ class GlobalIdentities:
         if has.any():
             self._bank_update(gids[has], feats[has], tracks[has], frame)
         return gids
+
+    def _rename(self, cam: int, renamed: dict) -> None:
+        """A camera's young tracks that took a remembered local ID (its tracker's identity memory): their held-back
+        rows follow it to that ID's global identity (:meth:`state`), and a provisional global identity of theirs
+        gives its appearance to that one and leaves the bank."""
+        mapping, sums = self._map[cam], self._sum[cam]
+        for old, new in renamed.items():
+            old, new = int(old), int(new)
+            self._alias[cam][old] = new
+            if old in sums:
+                moved = sums.pop(old)
+                sums[new] = sums[new] + moved if new in sums else moved
+            og, ng = mapping.get(old), mapping.get(new)
+            if og is None or og == ng or old in self._matched[cam]:
+                continue
+            if ng is None:  # an identity the linker never saw (a memory loaded from a file): keep the young one's
+                mapping[new] = og
+                continue
+            mapping[old] = ng
+            moved = self._gsum.pop(og, None)
+            if moved is not None:
+                self._gsum[ng] = self._gsum[ng] + moved if ng in self._gsum else moved
+            if not any(og in m.values() for m in self._map):
+                self.bank.remove([og])
 
     def _centroid(self, cam: int, lids) -> np.ndarray:
         v = np.stack([self._sum[cam][lid] for lid in lids]).astype(np.float32)
@@ -251,6 +280,15 @@ class GlobalIdentities:
         cen = np.stack([self._gsum[g] for g in gids.tolist()]).astype(np.float32)
         cen /= np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)
         self.bank.observe(gids, cen, tracks[:, 6], tracks[:, :4], frame, replace=True)
+
+
+def follow(alias: dict, lid: int) -> int:
+    """The local ID a track's rows end up under, through the renames in ``alias`` (old -> new)."""
+    for _ in range(len(alias)):
+        if lid not in alias:
+            break
+        lid = alias[lid]
+    return lid
 
 
 def defer(run, state, cfg: LinkConfig) -> None:
