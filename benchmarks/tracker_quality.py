@@ -17,7 +17,7 @@ Re-entry table (identity memory): scenes where everyone leaves and comes back af
 person crops (``--sprites``, see ``trackreid-synth sprites``), embeddings computed by a real ReID encoder from the
 rendered frames (``--weights``; ``none`` = an untrained network), the same embeddings for every tracker. Rows:
 ours with the identity memory as a run's MOT file holds it (rows held until each track's ID is final,
-``trackreid.pipeline.hold_for_final_ids``: what a user gets), the same tracker's per-frame ``Tracker.update``
+``trackreid.io.deferred.FinalRows``: what a user gets), the same tracker's per-frame ``Tracker.update``
 results, ours with ``memory: false``, BoxMOT BotSort (when installed). ``--no-return`` runs the same on scenes where
 nobody comes back (false-merge check). Embeddings are cached under ``--cache``.
 
@@ -186,14 +186,14 @@ def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | Non
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Track ``scene`` with precomputed per-frame embeddings: ``ours`` (``config``) or ``botsort``. Returns the MOT
     rows of each frame's ``update`` and the rows a pipeline run writes to its MOT file (for ours, held until each
-    track's ID is final, ``trackreid.pipeline.hold_for_final_ids``; the same rows for BotSort)."""
-    from trackreid.pipeline import hold_for_final_ids
+    track's ID is final, ``trackreid.io.deferred.FinalRows``; the same rows for BotSort)."""
+    from trackreid.io.deferred import FinalRows
 
     feed = EmbeddingFeed()
     tracker = Tracker(config or TrackerConfig()) if kind == "ours" else make_boxmot(kind, feed)
     img = np.zeros((scene.config.height, scene.config.width, 3), np.uint8)
     per_update, written = MotRows(), MotRows()
-    outputs = hold_for_final_ids(written, tracker)
+    outputs = FinalRows.for_tracker(written, tracker)
     for t in range(1, scene.config.num_frames + 1):
         dets = scene.dets_at(t)
         if kind == "ours":

@@ -79,24 +79,34 @@ class ColourEncoder:
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
-def make_return_sequence(root: Path, frames: int = 40, gone=(10, 30), size=(320, 240), fps: float = 10.0) -> Path:
+def make_return_sequence(root: Path, frames: int = 40, gone=(10, 30), size=(320, 240), fps: float = 10.0,
+                         height: int = 60, cut_in: int = 0, name: str = "RET") -> Path:
     """Two walkers (red, blue); the red one vanishes for frames ``gone[0]..gone[1]-1`` (0-based) and comes back
-    at the other side of the image. ``root/RET/RET.mp4`` and ``det/det.txt`` (score 0.9)."""
-    seq = Path(root) / "RET"
+    at the other side of the image. ``cut_in`` > 0: she first stands that many frames half outside the left border
+    (a sliver, mostly hidden), as people walking in are first seen, before walking in whole: the identity memory
+    then first gives her a fresh ID and renames it once it sees her. ``root/NAME/NAME.mp4`` and ``det/det.txt``."""
+    seq = Path(root) / name
     (seq / "det").mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(seq / "RET.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    writer = cv2.VideoWriter(str(seq / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     rng = np.random.default_rng(7)
     bg = rng.integers(90, 140, (size[1], size[0], 3), dtype=np.uint8)
     lines = []
     for t in range(frames):
         img = bg.copy()
-        people = [((40 + 2 * t, 150), (200, 60, 40))]                      # blue, always there
-        if not gone[0] <= t < gone[1]:
-            x = 200 + 3 * t if t < gone[0] else 20 + 3 * (t - gone[1])
-            people.append(((x, 40), (40, 40, 200)))                        # red, away for a while
-        for (x, y), colour in people:
-            cv2.rectangle(img, (x, y), (x + 24, y + 60), colour, -1)
-            lines.append(f"{t + 1},-1,{x},{y},24,60,0.9,-1,-1,-1")
+        people = [((40 + 2 * t, 150, 24), (200, 60, 40))]                  # blue, always there
+        if t < gone[0]:
+            people.append(((200 + 3 * t, 40, 24), (40, 40, 200)))          # red, before she leaves
+        elif t >= gone[1] + cut_in:
+            people.append(((3 * (t - gone[1] - cut_in), 40, 24), (40, 40, 200)))
+        elif t >= gone[1]:
+            people.append(((0, 40, 24 * (t - gone[1] + 1) // (cut_in + 1)), None))   # walking in at the border
+        for (x, y, w), colour in people:
+            if colour is None:
+                cv2.rectangle(img, (x, y), (x + w, y + height), (40, 40, 200), -1)
+                cv2.rectangle(img, (x, y), (x + w, y + height * 11 // 20), (120, 120, 120), -1)
+            else:
+                cv2.rectangle(img, (x, y), (x + w, y + height), colour, -1)
+            lines.append(f"{t + 1},-1,{x},{y},{w},{height},0.9,-1,-1,-1")
         writer.write(img)
     writer.release()
     (seq / "det" / "det.txt").write_text("\n".join(lines) + "\n")

@@ -297,12 +297,37 @@ def test_a_returning_person_keeps_the_id_and_is_marked(tmp_path):
     assert off["unique_identities"] == 3 and off["reentries"] == 0  # without the memory she is someone new
 
 
+def test_events_crops_and_counts_carry_only_the_ids_of_the_mot_file(tmp_path):
+    """A returning woman is first seen walking in at the border (a poor view): she gets a fresh ID, which the
+    identity memory renames to her old one a few frames later. Every output keys her to the final ID: events.jsonl,
+    crops/ and the summary's people counts hold only IDs of tracks.txt (the provisional ID leaked into all three)."""
+    seq = make_return_sequence(tmp_path, frames=60, gone=(10, 30), height=70, cut_in=5, name="CUT")
+    out = tmp_path / "cut"
+    shown = []
+    gen = track_video(seq / "CUT.mp4", reid=ColourEncoder(), detector=seq / "det" / "det.txt", output=out,
+                      quiet=True, tracker_config={"track_buffer": 5}, lines=["150,0,150,240:mid"],
+                      zones=["0,0,100,0,100,240,0,240:left"], save_crops=2)
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            shown.append(set(next(gen).tracks[:, 4].astype(int).tolist()))
+    summary = stop.value.value
+    assert len(set().union(*shown)) == 3                      # the per-frame results showed the provisional ID
+    mot_ids = set(np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2)[:, 1].astype(int).tolist())
+    assert len(mot_ids) == 2 and summary["unique_identities"] == 2
+    jsonl_ids = {t["id"] for f in _jsonl(out / "tracks.jsonl") for t in f["tracks"]}
+    event_ids = {e["id"] for e in _jsonl(out / "events.jsonl")}
+    crop_ids = {int(p.name[:4]) for p in (out / "crops").glob("*.jpg")}
+    assert jsonl_ids == mot_ids and event_ids == mot_ids and crop_ids == mot_ids
+    assert summary["events"]["people"] == 2
+    assert summary["events"]["zones"]["left"]["visitors"] <= 2
+
+
 def test_outputs_hold_rows_until_a_young_track_is_recognised():
-    """hold_for_final_ids: a returning person first gets a fresh ID (cut off at the border), then the identity
+    """FinalRows.for_tracker: a returning person first gets a fresh ID (cut off at the border), then the identity
     memory recognises her; the rows written hold her remembered ID from her first row back, while each update
     showed the fresh one. Without the memory nothing is held."""
     from trackreid import Tracker, TrackerConfig
-    from trackreid.pipeline import hold_for_final_ids
+    from trackreid.io.deferred import FinalRows
 
     class Sink:
         def __init__(self):
@@ -323,8 +348,8 @@ def test_outputs_hold_rows_until_a_young_track_is_recognised():
     off = unit(look + 1.2 * unit(rng.normal(size=32)))           # cut-off views: ~0.35 from her look
     tracker = Tracker(TrackerConfig(track_buffer=3, memory_recall_frames=15))
     sink = Sink()
-    out = hold_for_final_ids(sink, tracker)
-    assert hold_for_final_ids(sink, Tracker(TrackerConfig(memory=False))) is sink
+    out = FinalRows.for_tracker(sink, tracker)
+    assert FinalRows.for_tracker(sink, Tracker(TrackerConfig(memory=False))).final_ids is None
     shown = []
     for f in range(40):
         if 10 <= f < 20:                                          # away, long enough to be removed

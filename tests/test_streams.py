@@ -13,7 +13,6 @@ from trackreid.io.mot import read_mot
 from trackreid.io.sources import Source, SourceInfo, open_source
 from trackreid.pipeline import PipelineError, embed_many, run
 from trackreid.streams import StreamsRun, track_streams, unique_names
-from trackreid.tracking.global_ids import LinkConfig
 
 FRAMES = 16
 
@@ -141,101 +140,6 @@ def test_global_ids_link_the_same_people_across_cameras(seq, tmp_path):
     mot = read_mot(out / "SEQ-2" / "tracks.txt")                # MOT files carry the global ID
     assert set(np.unique(mot[:, 1]).astype(int)) == {t["global_id"] for f in b for t in f["tracks"]}
     assert {t["global_id"] for t in b[-1]["tracks"]} == {t["global_id"] for t in a[-1]["tracks"]}
-
-
-class _Sink:
-    def __init__(self):
-        self.rows, self.images, self.closed = [], 0, None
-
-    def write(self, frame_id, tracks, annotated=None, extra=None, global_ids=None, reentries=None):
-        self.rows.append((frame_id, None if global_ids is None else list(global_ids)))
-
-    def write_image(self, annotated):
-        self.images += 1
-
-    def close(self, summary=None):
-        self.closed = summary
-
-
-def test_deferred_outputs_wait_for_final_ids_in_frame_order():
-    from trackreid.tracking.global_ids import DeferredOutputs
-
-    known = {1: (101, False), 2: (102, True)}
-    sink = _Sink()
-    out = DeferredOutputs(sink, lambda lids: (np.array([known[int(i)][0] for i in lids]),
-                                              np.array([known[int(i)][1] for i in lids])), delay=3)
-    t = lambda *ids: np.array([[0, 0, 10, 10, i, 1, 0, 0] for i in ids], np.float64)
-    out.write(1, t(2), annotated=np.zeros((2, 2, 3), np.uint8))
-    assert sink.rows == [(1, [102])] and sink.images == 1     # final at once; the image is never held back
-    out.write(2, t(1, 2), annotated=np.zeros((2, 2, 3), np.uint8))
-    out.write(3, t(), annotated=np.zeros((2, 2, 3), np.uint8))
-    assert sink.rows == [(1, [102])] and out.pending == 2 and sink.images == 3
-    known[1] = (7, True)                                      # track 1 matched a banked identity: ID 7 for good
-    out.write(4, t(1))
-    assert sink.rows == [(1, [102]), (2, [7, 102]), (3, None), (4, [7])]
-    known[3] = (103, False)
-    for f in range(5, 9):                                     # never final: written after at most 3 frames
-        out.write(f, t(3))
-    assert [r[0] for r in sink.rows] == list(range(1, 6)) and out.pending == 3
-    out.close({"status": "interrupted"})                      # Ctrl-C / end: everything held back is written
-    assert [r[0] for r in sink.rows] == list(range(1, 9)) and sink.closed == {"status": "interrupted"}
-
-
-def test_global_ids_replace_a_cameras_own_wait_for_final_ids():
-    """A camera's outputs already wait for its tracker's final IDs (hold_for_final_ids); a multi-camera linker puts
-    its global-ID wait in place of that one, not on top of it, and nothing held is lost."""
-    from types import SimpleNamespace
-
-    from trackreid.tracking.global_ids import DeferredOutputs, defer
-
-    sink = _Sink()
-    own = DeferredOutputs(sink, lambda lids: (np.asarray(lids), np.zeros(len(lids), bool)), delay=5, rename=True)
-    own.write(1, np.array([[0, 0, 10, 10, 3, 1, 0, 0]], np.float64))
-    run = SimpleNamespace(outputs=own)
-    defer(run, lambda lids: (np.asarray(lids) + 100, np.ones(len(lids), bool)), LinkConfig())
-    assert isinstance(run.outputs, DeferredOutputs) and not run.outputs.rename and run.outputs.inner is sink
-    assert sink.rows == [(1, None)]                            # the held frame was written before the switch
-    run.outputs.write(2, np.array([[0, 0, 10, 10, 3, 1, 0, 0]], np.float64))
-    assert sink.rows == [(1, None), (2, [103])]
-
-
-def test_a_global_id_is_never_given_to_two_tracks_seen_together_in_one_camera():
-    from trackreid.tracking.global_ids import GlobalIdentities
-
-    cfg = LinkConfig(min_age=1, settle=50, margin=0.05)
-    L = GlobalIdentities(["A", "B"], cfg)
-    e = np.eye(4, dtype=np.float32)
-    box = lambda i: np.array([[0, 0, 10, 10, i, 1, 0, 0]], np.float64)
-    two = lambda i, j: np.array([[0, 0, 10, 10, i, 1, 0, 0], [20, 0, 30, 10, j, 1, 0, 0]], np.float64)
-    ok = np.ones(1, bool)
-    g1 = L.link(1, 1, box(1), e[:1], ok)[0]                   # camera B: a person who looks like e0
-    # camera A, one frame: track 5 looks like that person and takes their global ID; track 6 looks like e1
-    gA = L.link(0, 2, two(5, 6), np.stack([e[0], e[1]]), np.ones(2, bool))
-    assert gA[0] == g1 and gA[1] != g1
-    for f in range(3, 6):                                     # 5 leaves camera A's tracker; 6 goes on, now like e0
-        gA6 = L.link(0, f, box(6), e[:1], ok, held=np.array([6]))[0]
-    assert gA6 != g1  # 5 and 6 were seen in the same frame: never one identity, whatever they look like
-    assert L.state(0, [5, 6])[0].tolist() == [g1, gA6]
-
-
-def test_rows_of_a_young_track_follow_its_switch_to_a_remembered_id():
-    """A camera's tracker switches young track 7 to remembered local ID 3 (its identity memory): rows held back
-    under 7 get 3's global identity, and 7's provisional identity leaves the bank."""
-    from trackreid.tracking.global_ids import GlobalIdentities
-
-    L = GlobalIdentities(["A"], LinkConfig(min_age=5, settle=50))
-    e = np.eye(4, dtype=np.float32)
-    box = lambda i: np.array([[0, 0, 10, 10, i, 1, 0, 0]], np.float64)
-    ok = np.ones(1, bool)
-    g3 = L.link(0, 1, box(3), e[:1], ok)[0]
-    for f in range(2, 60):                                    # 3 is followed past settle: final
-        L.link(0, f, box(3), e[:1], ok)
-    g7 = L.link(0, 80, box(7), e[1:2], ok)[0]                 # a young track with a provisional identity
-    assert g7 != g3 and L.state(0, [7])[0][0] == g7
-    L.link(0, 81, box(3), e[:1], ok, held=np.array([3]), renamed={7: 3})
-    gids, final = L.state(0, [7, 3])
-    assert gids.tolist() == [g3, g3] and final.all()
-    assert g7 not in L.bank.search(e[1:2], np.zeros(1)).ids.tolist()
 
 
 def test_look_alikes_are_never_merged(seq, tmp_path):

@@ -56,30 +56,38 @@ class _RemoteLinker:
         self.cfg = None
 
     def attach(self, i: int, run) -> None:
-        from trackreid.tracking.global_ids import defer, follow, track_appearance
+        from collections import OrderedDict
+
+        from trackreid.tracking.global_ids import track_appearance, write_delay
+        from trackreid.tracking.id_log import IdLog
 
         ray, cam, bank = _ray(), self.cams[i], self.bank
         if self.cfg is None:
             self.cfg = ray.get(bank.config.remote())
-        # a local track's global ID and finality change only in frames where it is seen, so the answers of the
-        # bank for this camera's frames are all the held-back outputs need to know
-        known: dict[int, tuple[int, bool]] = {}
-        alias: dict[int, int] = {}
+        delay = write_delay(self.cfg)
+        # a local track's global ID and finality change only in frames where it is seen, so the bank's answers for
+        # this camera's frames are all the held-back outputs need; kept while rows may still wait for them
+        known: OrderedDict[int, tuple[int, bool, int]] = OrderedDict()   # local id -> (global id, final, frame)
+        alias = IdLog(max(int(self.cfg.settle), delay) + 1)
 
         def relabel(frame, tracks, tracker):
             app = track_appearance(tracker, tracks[:, 4].astype(np.int64))
             renamed = dict(getattr(tracker, "renamed", None) or {})
-            alias.update(renamed)
+            alias.record(renamed, frame)
             gids, final = ray.get(bank.link.remote(cam, frame, tracks, *app, renamed))
-            known.update(zip(tracks[:, 4].astype(np.int64).tolist(), zip(gids.tolist(), final.tolist())))
+            for lid, g, f in zip(tracks[:, 4].astype(np.int64).tolist(), gids.tolist(), final.tolist()):
+                known[lid] = (g, f, frame)
+                known.move_to_end(lid)
+            while known and next(iter(known.values()))[2] < frame - alias.horizon:
+                known.popitem(last=False)
             return gids
 
         def state(lids):
-            got = [known.get(follow(alias, int(lid)), (-1, True)) for lid in lids]
-            return np.array([g for g, _ in got], np.int64), np.array([f for _, f in got], bool)
+            got = [known.get(lid, (-1, True, 0)) for lid in alias.resolve(np.asarray(lids, np.int64)).tolist()]
+            return np.array([g for g, _, _ in got], np.int64), np.array([f for _, f, _ in got], bool)
 
         run.relabel = relabel
-        defer(run, state, self.cfg)
+        run.hold_rows(state, delay, rename=False)
 
     num_identities = 0
 

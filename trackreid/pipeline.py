@@ -24,6 +24,7 @@ from typing import Any, Generator
 
 import numpy as np
 
+from trackreid.io.deferred import FinalRows
 from trackreid.io.sources import Prefetcher, Source, open_source
 
 STAGES = ("decode", "detect", "embed", "associate", "write")
@@ -308,18 +309,6 @@ def embed_rows(tracker, dets: np.ndarray) -> np.ndarray:
     return np.asarray(rule(dets), np.int64) if rule is not None else np.arange(len(dets))
 
 
-def hold_for_final_ids(outputs, tracker):
-    """``outputs`` whose MOT rows and JSON lines wait (at most ``tracker.id_delay`` frames) until each track's ID is
-    final, and are then written with it: a young track that the identity memory later recognises as someone seen
-    before is written under the remembered ID from its first row. Unchanged when the tracker never renames."""
-    delay = int(getattr(tracker, "id_delay", 0) or 0)
-    if outputs is None or delay <= 0 or not hasattr(tracker, "ids_now"):
-        return outputs
-    from trackreid.tracking.global_ids import DeferredOutputs
-
-    return DeferredOutputs(outputs, tracker.ids_now, delay, rename=True)
-
-
 class SourceRun:
     """The per-source half of a run: one tracker, its outputs, drawing, statistics and summary.
 
@@ -345,14 +334,17 @@ class SourceRun:
                                       save_video=opts.save_video, class_names=models.class_names, trail=opts.trail,
                                       video_name=opts.video_name, mot_name=opts.mot_name)
             self.output_dir = self.outputs.dir
-            self.outputs = hold_for_final_ids(self.outputs, self.tracker)
         self.analytics = None
         if opts.lines or opts.zones or opts.events_config or opts.events or opts.save_crops:
             from trackreid.analytics import RunAnalytics
 
             self.analytics = RunAnalytics(self.output_dir, info.fps, lines=opts.lines, zones=opts.zones,
                                           events_config=opts.events_config, save_crops=int(opts.save_crops),
-                                          camera=camera, events=opts.events)
+                                          camera=camera, events=opts.events, frame_size=(info.width, info.height),
+                                          final_ids=lambda ids: self._final_ids(ids)[0])
+        self._events: list[dict] = []  # events that became final during this step
+        self.rows = FinalRows.for_tracker(self.outputs, self.tracker, listeners=[self._on_final])
+        self._final_ids = lambda ids: self.rows.final_ids(ids) if self.rows.final_ids else _ids_as_they_are(ids)
         self.drawer = None
         self.annotated: np.ndarray | None = None  # the last frame drawn (for --show)
         self.relabel = None  # (frame, tracks, tracker) -> global IDs; set by a multi-camera linker
@@ -363,8 +355,25 @@ class SourceRun:
             self.drawer = (self.outputs.drawer if self.outputs is not None
                            else TrackDrawer(trail=opts.trail, class_names=models.class_names))
 
+    def hold_rows(self, final_ids, delay: int, rename: bool = True) -> None:
+        """Write every output that records IDs (MOT file, ``tracks.jsonl``, events, crops, the summary's identity
+        count) with the IDs ``final_ids(ids) -> (ids_final, final)`` gives, each frame held until they are final or
+        ``delay`` frames passed (:class:`~trackreid.io.deferred.FinalRows`). ``rename=False``: the IDs are global
+        IDs, written beside the tracker's. Called again by a multi-camera linker, whose global IDs replace the
+        camera's own wait."""
+        self.rows.flush()
+        self.rows = FinalRows(self.outputs, final_ids, delay, rename=rename, listeners=[self._on_final])
+
+    def _on_final(self, frame_id: int, tracks: np.ndarray) -> None:
+        """One frame's tracks with their final IDs: the events and the identity count."""
+        if self.analytics is not None:
+            self._events += self.analytics.add_final(tracks, frame_id)
+        if len(tracks):
+            self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
+
     def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float]) -> FrameResult:
-        """Associate, draw and write frame ``index`` (0-based); ``timings`` holds decode/detect/embed so far."""
+        """Associate, draw and write frame ``index`` (0-based); ``timings`` holds decode/detect/embed so far. The
+        result's ``events`` are those that became final in this step (of this frame or an earlier one)."""
         t0 = time.perf_counter()
         trk = self.tracker
         tracks = np.asarray(trk.update(dets, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
@@ -375,19 +384,17 @@ class SourceRun:
         if gids is not None:
             shown = tracks.copy()
             shown[:, 4] = gids
-        events = self.analytics.update(frame, shown, index + 1) if self.analytics is not None else []
+        if self.analytics is not None:
+            self.analytics.add_frame(frame, tracks, index + 1)
         annotated = self.drawer.draw(frame, shown) if self.drawer is not None else None
         if annotated is not None and self.analytics is not None:
             self.analytics.draw(annotated)
-        if self.outputs is not None:
-            extra = {"time_s": round(index / self.info.fps, 4)} if self.info.fps else None
-            self.outputs.write(index + 1, tracks, annotated, extra, global_ids=gids, reentries=reentries)
+        extra = {"time_s": round(index / self.info.fps, 4)} if self.info.fps else None
+        self.rows.write(index + 1, tracks, annotated, extra, reentries=reentries)
+        events, self._events = self._events, []
         self.annotated = annotated
         timings = {**timings, "associate": (t1 - t0) * 1e3, "write": (time.perf_counter() - t1) * 1e3}
         self.stats.add(timings)
-        if len(tracks):
-            self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
-        self.ids_seen.difference_update(getattr(trk, "renamed", None) or ())   # young IDs that turned out old
         self.reentries += len(reentries)
         self.n_dets += len(dets)
         self.n_tracks += len(tracks)
@@ -395,6 +402,7 @@ class SourceRun:
 
     def finish(self, *, wall: float, setup_s: float | None, started: str, extra: dict | None = None) -> dict:
         """Write ``summary.json`` (status and message as set by the caller) and close the outputs."""
+        self.rows.flush()     # the last held frames: their events and IDs belong in the summary
         o = self.opts
         reid = o.reid if isinstance(o.reid, str) or o.reid is None else type(o.reid).__name__
         self.summary = _summary(
@@ -411,9 +419,13 @@ class SourceRun:
             self.summary.update(extra)
         if self.analytics is not None:
             self.summary.update(self.analytics.close())
-        if self.outputs is not None:
-            self.outputs.close(self.summary)
+        self.rows.close(self.summary)
         return self.summary
+
+
+def _ids_as_they_are(ids) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(ids, np.int64)
+    return ids, np.ones(ids.shape, bool)
 
 
 def _detected(frames, detector, overlap: bool):

@@ -73,13 +73,18 @@ def crop_name(pid: int, camera: int, frame: int) -> str:
 
 
 class CropBank:
-    """Best crops per identity of one source (``camera`` = its 0-based index) under ``run_dir/crops``."""
+    """Best crops per identity of one source (``camera`` = its 0-based index) under ``run_dir/crops``.
 
-    def __init__(self, run_dir: str | Path, config: CropConfig | None = None, camera: int = 0):
+    ``final_ids``: ``ids -> ids_final`` (:class:`~trackreid.tracking.id_log.IdLog`); crops are held under the IDs
+    given to :meth:`add` and filed, when written, under the ID each ends up with (a young track that turned out to
+    be a remembered person adds its crops to that person's)."""
+
+    def __init__(self, run_dir: str | Path, config: CropConfig | None = None, camera: int = 0, final_ids=None):
         if not isinstance(camera, (int, np.integer)) or camera < 0:
             raise ValueError(f"crops: camera must be the source index (an integer >= 0), got {camera!r}")
         self.config = config or CropConfig()
         self.camera = int(camera)
+        self.final_ids = final_ids
         self.dir = Path(run_dir) / CROPS_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         self._table = IdentityTable({"last_seen": (np.int64, (), 0), "last_cand": (np.int64, (), -(10 ** 9))})
@@ -154,6 +159,9 @@ class CropBank:
         held = self._held.pop(pid, [])
         if not held:
             return
+        if self.final_ids is not None:
+            final = int(np.asarray(self.final_ids(np.array([pid], np.int64))).reshape(-1)[0])
+            pid = final if final >= 0 else pid
         on_disk = self._disk.pop(pid, [])
         pool = [(q, name, None) for q, name in on_disk] + [(q, crop_name(pid, self.camera, f), data)
                                                              for q, f, data in held]

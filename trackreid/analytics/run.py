@@ -3,6 +3,8 @@
 >>> an = RunAnalytics(run_dir, fps=30, lines=["0,400,1280,400:door"], zones=[], save_crops=8)
 >>> for frame_no, (image, tracks) in enumerate(stream, 1):
 ...     events = an.update(image, tracks, frame_no)   # events.jsonl and crops written as it goes
+...     # (or, where IDs may still change: an.add_frame(image, tracks, frame_no) at once, for the crops, and
+...     #  an.add_final(tracks_final, frame_no) once that frame's IDs are final, for the events)
 ...     annotated = an.draw(annotated)                # lines, zones and counts on the annotated frame
 >>> summary["events"] = an.close()                    # totals for summary.json (also after Ctrl-C)
 """
@@ -25,12 +27,16 @@ class RunAnalytics:
     run_dir: the run folder (None: nothing is written; events are still returned and totalled).
     lines / zones: command-line strings (``"x1,y1,x2,y2[:name]"``) or :class:`Line` / :class:`Zone` objects;
     events_config: a YAML file of lines and zones added to them. camera: the source index (crop file names).
+    frame_size: (width, height) of the frames (default: read off the first image given). final_ids: ``ids ->
+    ids_final`` for crops cut under IDs that may still change (:class:`~trackreid.io.deferred.FinalRows`); the crop
+    bank files each identity's crops under the ID it ends up with.
     """
 
     def __init__(self, run_dir: str | Path | None, fps: float | None, lines=(), zones=(),
                  events_config: str | Path | None = None, save_crops: int = 0, camera: int = 0,
                  events: bool | None = None, config: EventsConfig | None = None,
-                 crop_config: CropConfig | None = None):
+                 crop_config: CropConfig | None = None, frame_size: tuple[int, int] | None = None,
+                 final_ids=None):
         self.lines, self.zones = build_regions(lines, zones, events_config)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         want_events = bool(self.lines or self.zones) if events is None else bool(events)
@@ -44,7 +50,8 @@ class RunAnalytics:
         if save_crops:
             cc = crop_config or CropConfig()
             cc.per_identity = int(save_crops)
-            self.bank = CropBank(self.run_dir, cc, camera=camera)
+            self.bank = CropBank(self.run_dir, cc, camera=camera, final_ids=final_ids)
+        self.frame_size = frame_size
         self._summary: dict | None = None
 
     @property
@@ -52,15 +59,26 @@ class RunAnalytics:
         return self.engine is not None or self.bank is not None
 
     def update(self, frame_bgr: np.ndarray, tracks: np.ndarray, frame_no: int) -> list[dict]:
-        """Feed one frame (1-based ``frame_no``); returns its events (also appended to events.jsonl)."""
-        events: list[dict] = []
-        if self.engine is not None:
-            size = frame_bgr.shape[1::-1] if frame_bgr is not None else None
-            events = self.engine.update(tracks, frame_no, frame_size=size)
-            if self.writer is not None:
-                self.writer.write(events)
+        """Feed one frame (1-based ``frame_no``) whose IDs are final; returns its events (also appended to
+        events.jsonl)."""
+        self.add_frame(frame_bgr, tracks, frame_no)
+        return self.add_final(tracks, frame_no)
+
+    def add_frame(self, frame_bgr: np.ndarray, tracks: np.ndarray, frame_no: int) -> None:
+        """The image work of one frame: crops of ``tracks`` (the tracker's IDs at this frame)."""
+        if frame_bgr is not None and self.frame_size is None:
+            self.frame_size = frame_bgr.shape[1::-1]
         if self.bank is not None:
             self.bank.add(frame_bgr, tracks, frame_no)
+
+    def add_final(self, tracks: np.ndarray, frame_no: int) -> list[dict]:
+        """Events of frame ``frame_no`` from its tracks with final IDs, in frame order (also appended to
+        events.jsonl)."""
+        events: list[dict] = []
+        if self.engine is not None:
+            events = self.engine.update(tracks, frame_no, frame_size=self.frame_size)
+            if self.writer is not None:
+                self.writer.write(events)
         return events
 
     def draw(self, image: np.ndarray) -> np.ndarray:

@@ -10,17 +10,23 @@ track live at the same time in the same camera, and, with a topology, only from 
 the allowed transit time. A track that matches nobody gets a fresh global ID. Young tracks (fewer than
 ``settle`` frames) are asked again every frame until they match or settle, and none is asked before ``min_age`` frames, so
 the first, poor views (a person half inside the frame) do not decide. Meanwhile a young track carries a provisional
-global ID; the MOT file and ``tracks.jsonl`` hold its rows back (:class:`DeferredOutputs`, at most ``write_delay``
-frames) and write them with the final ID, while the per-step results, the annotated video and events show the IDs
-known at that frame.
+global ID; the MOT file, ``tracks.jsonl``, events and crops hold its rows back
+(:class:`~trackreid.io.deferred.FinalRows`, at most ``write_delay`` frames) and write them with the final ID, while
+the per-step results and the annotated video show the IDs known at that frame.
+
+Bounded on an endless site: a camera's tables forget a local track that ended more than ``write_delay`` (and
+``settle``) frames ago; only its global ID stays (so a track the camera's identity memory brings back keeps it) until
+the global identity leaves the bank; per-frame cost depends on the tracks of the last frames, not on the site's age.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from trackreid.tracking.id_log import IdLog
 from trackreid.tracking.memory import IdentityMemory, distinct_matches
 from trackreid.tracking.track import TENTATIVE
 
@@ -129,16 +135,82 @@ class GlobalIdentities:
         self.cfg = config or LinkConfig()
         self.topology = topology
         self.bank = bank if bank is not None else IdentityMemory(self.cfg.bank_size, exemplars=1)
-        self._sum: list[dict[int, np.ndarray]] = [{} for _ in cameras]  # summed features of each local track
-        self._held: list[set[int]] = [set() for _ in cameras]            # local ids each camera's tracker holds
-        self._born: list[dict[int, int]] = [{} for _ in cameras]         # first frame of each local track
-        self._last: list[dict[int, int]] = [{} for _ in cameras]         # last frame of each local track
-        self._gsum: dict[int, np.ndarray] = {}                          # summed features of each global identity
-        self._map: list[dict[int, int]] = [{} for _ in cameras]       # local id -> global id, per camera
-        self._age: list[dict[int, int]] = [{} for _ in cameras]       # local id -> frames seen, per camera
-        self._matched: list[set[int]] = [set() for _ in cameras]      # local ids whose global id came from the bank
-        self._where: dict[int, tuple[int, int]] = {}                  # global id -> (last camera, last frame)
-        self._alias: list[dict[int, int]] = [{} for _ in cameras]     # local id a young track had -> id it took
+        n = len(self.cameras)
+        # per camera, keyed by local track ID; forgotten once a track ended more than `horizon` frames ago
+        self._sum: list[dict[int, np.ndarray]] = [{} for _ in range(n)]    # summed features of each local track
+        self._born: list[dict[int, int]] = [{} for _ in range(n)]          # first frame of each local track
+        self._last: list[OrderedDict[int, int]] = [OrderedDict() for _ in range(n)]  # last frame, oldest first
+        self._age: list[dict[int, int]] = [{} for _ in range(n)]           # frames seen
+        self._held: list[set[int]] = [set() for _ in range(n)]             # local ids each camera's tracker holds
+        self._alias = [IdLog(self.horizon) for _ in range(n)]              # renames by the camera's tracker
+        # per camera, kept while the global identity may come back (at most bank_size each)
+        self._map: list[OrderedDict[int, int]] = [OrderedDict() for _ in range(n)]  # local id -> global id
+        self._matched: list[set[int]] = [set() for _ in range(n)]          # local ids whose global id came from the bank
+        # per global identity, for those in some camera's map
+        self._gsum: dict[int, np.ndarray] = {}                            # summed features of each global identity
+        self._where: dict[int, tuple[int, int]] = {}                      # global id -> (last camera, last frame)
+        self._refs: dict[int, int] = {}                                   # global id -> local ids mapped to it
+        self._retired = 0                                                 # global identities forgotten by every map
+
+    @property
+    def horizon(self) -> int:
+        """Frames after its last sighting that a local track's tables are kept: as long as rows may wait for it."""
+        delay = self.cfg.settle if self.cfg.write_delay is None else int(self.cfg.write_delay)
+        return max(int(self.cfg.settle), delay) + 1
+
+    def table_sizes(self) -> dict[str, int]:
+        """Entries in every table (for soak tests and ``benchmarks/linker_soak.py``)."""
+        per_cam = {"sum": self._sum, "born": self._born, "last": self._last, "age": self._age, "map": self._map,
+                   "matched": self._matched, "held": self._held}
+        out = {k: sum(len(t) for t in v) for k, v in per_cam.items()}
+        out.update(alias=sum(len(a) for a in self._alias), gsum=len(self._gsum), where=len(self._where),
+                   refs=len(self._refs), bank=len(self.bank))
+        return out
+
+    def _map_set(self, cam: int, lid: int, gid: int) -> None:
+        mapping = self._map[cam]
+        old = mapping.get(lid)
+        if old == gid:
+            return
+        mapping[lid] = gid
+        self._refs[gid] = self._refs.get(gid, 0) + 1
+        if old is not None:
+            self._unref(old)
+
+    def _unref(self, gid: int) -> bool:
+        """One local ID less maps to ``gid``; forgets the identity when none does. True when forgotten."""
+        left = self._refs.get(gid, 0) - 1
+        if left > 0:
+            self._refs[gid] = left
+            return False
+        self._refs.pop(gid, None)
+        self._gsum.pop(gid, None)
+        self._where.pop(gid, None)
+        return True
+
+    def _forget(self, cam: int, frame: int) -> None:
+        """Drop the tables of camera ``cam``'s tracks that ended more than ``horizon`` frames ago (their global ID
+        stays mapped), and the oldest mapped local IDs beyond ``bank_size``."""
+        last, held = self._last[cam], self._held[cam]
+        cutoff = frame - self.horizon
+        for _ in range(len(last)):
+            lid, seen = next(iter(last.items()))
+            if seen >= cutoff:
+                break
+            if lid in held:          # lost but still tracked: keep (checked again when it is seen or dropped)
+                last.move_to_end(lid)
+                continue
+            del last[lid]
+            self._sum[cam].pop(lid, None)
+            self._born[cam].pop(lid, None)
+            self._age[cam].pop(lid, None)
+        mapping = self._map[cam]
+        while len(mapping) > self.cfg.bank_size:
+            lid, gid = mapping.popitem(last=False)
+            self._matched[cam].discard(lid)
+            if self._unref(gid):
+                self._retired += 1
+                self.bank.remove([gid])
 
     @classmethod
     def from_topology(cls, cameras: list[str], topology=None, config: LinkConfig | None = None):
@@ -146,21 +218,24 @@ class GlobalIdentities:
 
     @property
     def num_identities(self) -> int:
-        return len({g for m in self._map for g in m.values()})
+        """Global identities given out so far (not counting provisional ones merged into a match)."""
+        return len(self._refs) + self._retired
 
     def attach(self, cam: int, run) -> None:
         """Make a :class:`~trackreid.pipeline.SourceRun` write global IDs (its ``relabel`` hook), its MOT rows and
         JSON lines held back until they are final (:class:`DeferredOutputs`)."""
         run.relabel = lambda frame, tracks, tracker: self.relabel(cam, frame, tracks, tracker)
-        defer(run, lambda lids: self.state(cam, lids), self.cfg)
+        run.hold_rows(lambda lids: self.state(cam, lids), write_delay(self.cfg), rename=False)
 
     def state(self, cam: int, lids) -> tuple[np.ndarray, np.ndarray]:
         """Current global IDs of camera ``cam``'s local tracks ``lids`` (-1: never linked) and whether each is
         final: matched to a banked identity, or followed past ``settle`` frames (then nothing changes it again)."""
-        lids = [follow(self._alias[cam], lid) for lid in np.asarray(lids, np.int64).reshape(-1).tolist()]
+        lids = self._alias[cam].resolve(np.asarray(lids, np.int64).reshape(-1)).tolist()
         mapping, age, matched, settle = self._map[cam], self._age[cam], self._matched[cam], self.cfg.settle
         gids = np.array([mapping.get(lid, -1) for lid in lids], np.int64)
-        final = np.array([lid in matched or age.get(lid, 0) > settle for lid in lids], bool)
+        # a local ID whose tables were forgotten (ended long ago) has its global ID for good
+        final = np.array([lid in matched or age.get(lid, settle + 1 if lid in mapping else 0) > settle
+                          for lid in lids], bool)
         return gids, final
 
     def relabel(self, cam: int, frame: int, tracks: np.ndarray, tracker) -> np.ndarray:
@@ -174,16 +249,22 @@ class GlobalIdentities:
         gets. ``held``: local IDs the camera's tracker still holds (live or lost; default: those in ``tracks``),
         whose global IDs no other track of the camera may take. ``renamed``: the tracker's young tracks that just
         switched to a remembered local ID (``Tracker.renamed``)."""
+        self._alias[cam].record(renamed or {}, frame)
         if renamed:
             self._rename(cam, renamed)
         local = tracks[:, 4].astype(np.int64)
         self._held[cam] = set((local if held is None else np.asarray(held, np.int64)).tolist()) | set(local.tolist())
         mapping, age, matched, cfg = self._map[cam], self._age[cam], self._matched[cam], self.cfg
-        ages = np.array([age.get(lid, 0) + 1 for lid in local.tolist()], np.int64)
+        # a track back after its tables were forgotten (the camera's identity memory) keeps its global ID
+        ages = np.array([age.get(lid, cfg.settle if lid in mapping else 0) + 1 for lid in local.tolist()], np.int64)
         age.update(zip(local.tolist(), ages.tolist()))
+        last = self._last[cam]
         for lid in local.tolist():
             self._born[cam].setdefault(lid, frame)
-            self._last[cam][lid] = frame
+            last[lid] = frame
+            last.move_to_end(lid)
+            if lid in mapping:
+                mapping.move_to_end(lid)
         sums = self._sum[cam]
         for lid, f, h in zip(local.tolist(), feats, has.tolist()):
             if h:
@@ -195,12 +276,13 @@ class GlobalIdentities:
             self._link(cam, frame, local, ask, tracks)
         for lid in local.tolist():
             if lid not in mapping:
-                mapping[lid] = int(self.bank.allocate_ids(1)[0])
+                self._map_set(cam, lid, int(self.bank.allocate_ids(1)[0]))
         gids = np.array([mapping[lid] for lid in local.tolist()], np.int64)
         for g in gids.tolist():
             self._where[g] = (cam, frame)
         if has.any():
             self._bank_update(gids[has], feats[has], tracks[has], frame)
+        self._forget(cam, frame)
         return gids
 
     def _rename(self, cam: int, renamed: dict) -> None:
@@ -210,7 +292,6 @@ class GlobalIdentities:
         mapping, sums = self._map[cam], self._sum[cam]
         for old, new in renamed.items():
             old, new = int(old), int(new)
-            self._alias[cam][old] = new
             if old in sums:
                 moved = sums.pop(old)
                 sums[new] = sums[new] + moved if new in sums else moved
@@ -218,13 +299,13 @@ class GlobalIdentities:
             if og is None or og == ng or old in self._matched[cam]:
                 continue
             if ng is None:  # an identity the linker never saw (a memory loaded from a file): keep the young one's
-                mapping[new] = og
+                self._map_set(cam, new, og)
                 continue
-            mapping[old] = ng
             moved = self._gsum.pop(og, None)
             if moved is not None:
                 self._gsum[ng] = self._gsum[ng] + moved if ng in self._gsum else moved
-            if not any(og in m.values() for m in self._map):
+            self._map_set(cam, old, ng)
+            if og not in self._refs:
                 self.bank.remove([og])
 
     def _centroid(self, cam: int, lids) -> np.ndarray:
@@ -242,8 +323,8 @@ class GlobalIdentities:
         # never the global id of another track of this camera that it still holds (live now, or lost and maybe
         # coming back) or that was seen while this one was: two boxes of one person in one frame cannot be
         born = np.array([self._born[cam][lid] for lid in local[rows].tolist()], np.int64)
-        others = [(mapping[lid], self._last[cam][lid] if lid not in self._held[cam] else frame)
-                  for lid in mapping if lid in self._last[cam]]
+        others = [(mapping[lid], seen if lid not in self._held[cam] else frame)
+                  for lid, seen in self._last[cam].items() if lid in mapping]
         eligible = np.ones((len(rows), len(g.ids)), bool)
         if others:
             og, olast = np.array(others, np.int64).T
@@ -263,14 +344,14 @@ class GlobalIdentities:
         for q, j in zip(qi.tolist(), gj.tolist()):
             lid = int(local[rows[q]])
             old, new = mapping.get(lid), int(g.ids[j])
-            mapping[lid] = new
             self._matched[cam].add(lid)
             if old is not None and old != new:  # the provisional identity's appearance moves to the match
                 moved = self._gsum.pop(old, None)
                 if moved is not None:
                     self._gsum[new] = self._gsum[new] + moved if new in self._gsum else moved
-                if not any(old in m.values() for m in self._map):
-                    self.bank.remove([old])
+            self._map_set(cam, lid, new)
+            if old is not None and old != new and old not in self._refs:
+                self.bank.remove([old])
 
     def _bank_update(self, gids, feats, tracks, frame) -> None:
         """Add the tracks' current smoothed features to their global identities' sums; the bank holds each
@@ -284,73 +365,9 @@ class GlobalIdentities:
         self.bank.observe(gids, cen, tracks[:, 6], tracks[:, :4], frame, replace=True)
 
 
-def follow(alias: dict, lid: int) -> int:
-    """The local ID a track's rows end up under, through the renames in ``alias`` (old -> new)."""
-    for _ in range(len(alias)):
-        if lid not in alias:
-            break
-        lid = alias[lid]
-    return lid
-
-
-def defer(run, state, cfg: LinkConfig) -> None:
-    """Wrap ``run``'s outputs (if any) in :class:`DeferredOutputs` by ``cfg.write_delay``."""
-    delay = cfg.settle if cfg.write_delay is None else int(cfg.write_delay)
-    outputs = getattr(run, "outputs", None)
-    if isinstance(outputs, DeferredOutputs) and outputs.rename:     # global IDs replace the camera's own wait
-        outputs.flush()
-        run.outputs = outputs = outputs.inner
-    if outputs is not None and delay > 0 and not isinstance(outputs, DeferredOutputs):
-        run.outputs = DeferredOutputs(outputs, state, delay)
-
-
-class DeferredOutputs:
-    """A run's :class:`~trackreid.io.sinks.RunOutputs` whose MOT rows and JSON lines wait until every track of
-    their frame has its final global ID (``state(lids) -> (gids, final)``), or ``delay`` frames have passed, and are
-    then written with the IDs known at that moment: still frame by frame and in order, flushed by ``close`` (the end
-    of the run, Ctrl-C, a failure). The annotated video is written at once (a buffer of images would cost memory).
-    With ``rename`` the state's IDs replace the track IDs instead of being written beside them as global IDs (one
-    camera: a young track's ID that the identity memory may still change, :meth:`Tracker.ids_now`).
-    """
-
-    def __init__(self, outputs, state, delay: int, rename: bool = False):
-        from collections import deque
-
-        self.inner, self.state, self.delay, self.rename = outputs, state, int(delay), bool(rename)
-        self._pending = deque()  # (frame_id, tracks with local ids, extra, reentries), oldest first
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    @property
-    def pending(self) -> int:
-        """Frames held back now."""
-        return len(self._pending)
-
-    def write(self, frame_id: int, tracks: np.ndarray, annotated=None, extra=None, global_ids=None,
-              reentries=None) -> None:
-        if annotated is not None:
-            self.inner.write_image(annotated)
-        self._pending.append((int(frame_id), np.array(tracks, np.float64).reshape(-1, 8), extra, reentries))
-        self.flush(int(frame_id))
-
-    def flush(self, now: int | None = None) -> None:
-        """Write the held frames that are final (all of them when ``now`` is None)."""
-        while self._pending:
-            frame_id, tracks, extra, reentries = self._pending[0]
-            gids = None
-            if len(tracks):
-                gids, final = self.state(tracks[:, 4].astype(np.int64))
-                if now is not None and now - frame_id < self.delay and not final.all():
-                    return
-            self._pending.popleft()
-            if self.rename and gids is not None:
-                tracks[:, 4], gids = gids, None
-            self.inner.write(frame_id, tracks, None, extra, global_ids=gids, reentries=reentries)
-
-    def close(self, summary: dict | None = None) -> None:
-        self.flush()
-        self.inner.close(summary)
+def write_delay(cfg: LinkConfig) -> int:
+    """Most frames rows wait for their global IDs (``cfg.write_delay``, default ``cfg.settle``)."""
+    return int(cfg.settle) if cfg.write_delay is None else int(cfg.write_delay)
 
 
 def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

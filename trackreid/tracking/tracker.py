@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from trackreid.tracking.config import TrackerConfig
+from trackreid.tracking.id_log import IdLog
 from trackreid.tracking.kalman import BatchedKalman, cxcywh_to_xyxy, xyxy_to_cxcywh
 from trackreid.tracking.matching import (
     GATED,
@@ -60,6 +61,9 @@ from trackreid.types import (
 
 __all__ = ["Stage1Costs", "Tracker", "TrackerConfig"]
 
+ID_LOG_FRAMES = 9000
+"""Frames a rename stays in ``Tracker.id_log`` (5 min at 30 fps): longer than any output holds rows or crops of an
+ID (``id_delay``, the crop bank's ``flush_after``, the linker's ``write_delay``); renames are rare, so it is small."""
 _EMPTY_OUT = np.empty((0, TRACK_COLS), np.float64)
 _EMPTY_ROWS = np.empty(0, np.int64)
 RECALL_MIN_VIEWS = 1
@@ -175,7 +179,9 @@ class Tracker:
         self.renamed: dict[int, int] = {}
         """Young tracks that switched to a remembered or lost identity in the last ``update``: old ID -> new ID
         (rows written earlier under the old ID belong to the new one)."""
-        self._aliases: dict[int, tuple[int, int]] = {}  # old ID -> (new ID, frame), for ``ids_now``
+        self.id_log = IdLog(ID_LOG_FRAMES)
+        """Every rename of the last ``ID_LOG_FRAMES`` frames (``renamed`` of each frame): which ID earlier rows end
+        up with, for the held-back outputs, the crop bank and the multi-camera linker."""
         if self._own_memory:
             self.memory.clear()
         if self.cmc is not None:
@@ -210,14 +216,7 @@ class Tracker:
         that switched to a remembered identity since) and whether it is final (the track is settled, past its recall
         window, or gone)."""
         ids = np.asarray(ids, np.int64).reshape(-1)
-        now = ids.copy()
-        if self._aliases:
-            for i, x in enumerate(ids.tolist()):
-                for _ in range(8):                              # a chain: a young track merged into a young one
-                    if x not in self._aliases:
-                        break
-                    x = self._aliases[x][0]
-                now[i] = x
+        now = self.id_log.resolve(ids)
         T = self.tracks
         n = T.n
         live = T.track_id[:n]
@@ -266,9 +265,6 @@ class Tracker:
         self.frame_id += 1
         self.reentries = {}
         self.renamed = {}
-        if self._aliases:
-            keep = self.frame_id - self.id_delay
-            self._aliases = {a: v for a, v in self._aliases.items() if v[1] >= keep}
         self._predict(frame, fi)
         m = _Matches(fi.high)
         if self.tracks.n and len(fi.dets):
@@ -277,7 +273,9 @@ class Tracker:
             left = self._stage1(np.flatnonzero(state != TENTATIVE), costs, m)
             self._stage2(left, costs, m)
             self._stage3(np.flatnonzero(state == TENTATIVE), costs, m)
-        return self._finish(m, fi)
+        out = self._finish(m, fi)
+        self.id_log.record(self.renamed, self.frame_id)
+        return out
 
     def _inputs(self, detections, frame, embeddings) -> FrameInput:
         cfg = self.config
@@ -517,8 +515,6 @@ class Tracker:
                 found = self._recall(q, ask, ids, dest)
         if not fresh and found.any():
             self.renamed.update(zip(T.track_id[q[found]].tolist(), ids[found].tolist()))
-            self._aliases.update((a, (b, self.frame_id)) for a, b in zip(T.track_id[q[found]].tolist(),
-                                                                        ids[found].tolist()))
         if fresh:
             new = ~found
             ids[new] = self._new_ids(int(new.sum()))
