@@ -58,7 +58,7 @@ class _RemoteLinker:
     def attach(self, i: int, run) -> None:
         from collections import OrderedDict
 
-        from trackreid.tracking.global_ids import track_appearance, write_delay
+        from trackreid.tracking.global_ids import link_horizon, track_appearance, write_delay
         from trackreid.tracking.id_log import IdLog
 
         ray, cam, bank = _ray(), self.cams[i], self.bank
@@ -68,7 +68,7 @@ class _RemoteLinker:
         # a local track's global ID and finality change only in frames where it is seen, so the bank's answers for
         # this camera's frames are all the held-back outputs need; kept while rows may still wait for them
         known: OrderedDict[int, tuple[int, bool, int]] = OrderedDict()   # local id -> (global id, final, frame)
-        alias = IdLog(max(int(self.cfg.settle), delay) + 1)
+        alias = IdLog(link_horizon(self.cfg))
 
         def relabel(frame, tracks, tracker):
             app = track_appearance(tracker, tracks[:, 4].astype(np.int64))

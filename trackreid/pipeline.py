@@ -341,10 +341,9 @@ class SourceRun:
             self.analytics = RunAnalytics(self.output_dir, info.fps, lines=opts.lines, zones=opts.zones,
                                           events_config=opts.events_config, save_crops=int(opts.save_crops),
                                           camera=camera, events=opts.events, frame_size=(info.width, info.height),
-                                          final_ids=lambda ids: self._final_ids(ids)[0])
+                                          final_ids=self._ids_known_now)
         self._events: list[dict] = []  # events that became final during this step
         self.rows = FinalRows.for_tracker(self.outputs, self.tracker, listeners=[self._on_final])
-        self._final_ids = lambda ids: self.rows.final_ids(ids) if self.rows.final_ids else _ids_as_they_are(ids)
         self.drawer = None
         self.annotated: np.ndarray | None = None  # the last frame drawn (for --show)
         self.relabel = None  # (frame, tracks, tracker) -> global IDs; set by a multi-camera linker
@@ -363,6 +362,11 @@ class SourceRun:
         camera's own wait."""
         self.rows.flush()
         self.rows = FinalRows(self.outputs, final_ids, delay, rename=rename, listeners=[self._on_final])
+
+    def _ids_known_now(self, ids) -> np.ndarray:
+        """The IDs that ``ids`` end up with, as far as known now (crops are filed later than their frame)."""
+        final_ids = self.rows.final_ids
+        return np.asarray(ids, np.int64) if final_ids is None else final_ids(ids)[0]
 
     def _on_final(self, frame_id: int, tracks: np.ndarray) -> None:
         """One frame's tracks with their final IDs: the events and the identity count."""
@@ -421,11 +425,6 @@ class SourceRun:
             self.summary.update(self.analytics.close())
         self.rows.close(self.summary)
         return self.summary
-
-
-def _ids_as_they_are(ids) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.asarray(ids, np.int64)
-    return ids, np.ones(ids.shape, bool)
 
 
 def _detected(frames, detector, overlap: bool):

@@ -154,9 +154,7 @@ class GlobalIdentities:
 
     @property
     def horizon(self) -> int:
-        """Frames after its last sighting that a local track's tables are kept: as long as rows may wait for it."""
-        delay = self.cfg.settle if self.cfg.write_delay is None else int(self.cfg.write_delay)
-        return max(int(self.cfg.settle), delay) + 1
+        return link_horizon(self.cfg)
 
     def table_sizes(self) -> dict[str, int]:
         """Entries in every table (for soak tests and ``benchmarks/linker_soak.py``)."""
@@ -222,8 +220,8 @@ class GlobalIdentities:
         return len(self._refs) + self._retired
 
     def attach(self, cam: int, run) -> None:
-        """Make a :class:`~trackreid.pipeline.SourceRun` write global IDs (its ``relabel`` hook), its MOT rows and
-        JSON lines held back until they are final (:class:`DeferredOutputs`)."""
+        """Make a :class:`~trackreid.pipeline.SourceRun` write global IDs (its ``relabel`` hook), every output that
+        records IDs held back until they are final (``SourceRun.hold_rows``)."""
         run.relabel = lambda frame, tracks, tracker: self.relabel(cam, frame, tracks, tracker)
         run.hold_rows(lambda lids: self.state(cam, lids), write_delay(self.cfg), rename=False)
 
@@ -368,6 +366,12 @@ class GlobalIdentities:
 def write_delay(cfg: LinkConfig) -> int:
     """Most frames rows wait for their global IDs (``cfg.write_delay``, default ``cfg.settle``)."""
     return int(cfg.settle) if cfg.write_delay is None else int(cfg.write_delay)
+
+
+def link_horizon(cfg: LinkConfig) -> int:
+    """Frames after its last sighting that what a linker knows of a local track is kept: as long as rows may wait
+    for it and it may still be compared with the bank."""
+    return max(int(cfg.settle), write_delay(cfg)) + 1
 
 
 def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,22 +22,15 @@ class IdLog:
             raise ValueError(f"IdLog: horizon must be >= 0 frames, got {horizon!r}")
         self.horizon = int(horizon)
         self._to: OrderedDict[int, tuple[int, int]] = OrderedDict()  # old -> (new, frame), oldest first
-        self.last: dict[int, int] = {}
-        """The renames recorded by the last :meth:`record` call (old -> new)."""
 
     def __len__(self) -> int:
         return len(self._to)
 
-    def clear(self) -> None:
-        self._to.clear()
-        self.last = {}
-
     def record(self, renamed: dict[int, int], frame: int) -> None:
         """Log one frame's renames and forget those older than ``horizon`` frames."""
-        self.last = {int(a): int(b) for a, b in renamed.items()}
-        for old, new in self.last.items():
-            self._to.pop(old, None)
-            self._to[old] = (new, int(frame))
+        for old, new in renamed.items():
+            self._to.pop(int(old), None)
+            self._to[int(old)] = (int(new), int(frame))
         while self._to and next(iter(self._to.values()))[1] < frame - self.horizon:
             self._to.popitem(last=False)
 
