@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from trackreid.analytics import EventEngine, EventsConfig, parse_line, parse_zone
+from trackreid.io.deferred import FinalRows
 from trackreid.synthetic import SceneConfig, generate_scene
 from trackreid.tracking.tracker import Tracker, TrackerConfig
 
@@ -51,24 +52,35 @@ def gt_tracks(scene, t: int) -> np.ndarray:
                  np.zeros((len(g), 2))]
 
 
-def count(scene, source, cfg: EventsConfig, frame_size: bool = True) -> dict:
+def count(scene, frames, cfg: EventsConfig, frame_size: bool = True) -> dict:
+    """Event totals of ``frames``: ``(t, tracks)`` pairs in frame order."""
     lines, zones = regions(scene.config.width, scene.config.height)
     eng = EventEngine(lines, zones, fps=scene.config.fps, config=cfg,
                       frame_size=(scene.config.width, scene.config.height) if frame_size else None)
-    for t in range(1, scene.config.num_frames + 1):
-        eng.update(source(t), t)
+    for t, tracks in frames:
+        eng.update(tracks, t)
     eng.close()
     return eng.totals()
 
 
-def tracked(scene, tcfg: TrackerConfig, appearance: bool):
+def tracked(scene, tcfg: TrackerConfig, appearance: bool, per_update: bool = False):
+    """``(t, tracks)`` as a run's ``events.jsonl`` sees them (each frame with its final IDs, ``FinalRows``), or,
+    with ``per_update``, each frame's ``Tracker.update`` result (the IDs known at that frame)."""
     tracker = Tracker(tcfg)
-
-    def source(t):
+    final: list = []
+    rows = FinalRows.for_tracker(None, tracker, listeners=[lambda t, tracks: final.append((t, tracks))])
+    for t in range(1, scene.config.num_frames + 1):
         dets = scene.dets_at(t)
         emb = scene.embeddings_at(t, dim=DIM, noise=0.3) if appearance else None
-        return np.asarray(tracker.update(dets, embeddings=emb), dtype=np.float64).reshape(-1, 8)
-    return source
+        out = np.asarray(tracker.update(dets, embeddings=emb), dtype=np.float64).reshape(-1, 8)
+        if per_update:
+            yield t, out
+            continue
+        rows.write(t, out)
+        yield from final
+        final.clear()
+    rows.flush()
+    yield from final
 
 
 def figures(totals: dict) -> dict[str, float]:
@@ -93,6 +105,9 @@ def main(argv=None) -> None:
     ap.add_argument("--no-frame-size", action="store_true",
                     help="engines without the frame size: sides are kept across leaving the view (a return on "
                          "the other side counts as a crossing), as before 2026-12-02")
+    ap.add_argument("--per-update", action="store_true",
+                    help="count each frame's update result (IDs known at that frame), as before 2026-12-02, instead "
+                         "of the rows a run writes with their final IDs")
     args = ap.parse_args(argv)
     fs = not args.no_frame_size
     ecfg = EventsConfig(confirm_frames=args.confirm_frames, exit_after=args.exit_after)
@@ -102,9 +117,10 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         scene = generate_scene(SceneConfig(num_people=args.people, num_frames=args.frames, seed=seed,
                                            reentry=not args.no_reentry))
-        runs = {"ground truth": count(scene, lambda t: gt_tracks(scene, t), ecfg, fs)}
+        gt_frames = ((t, gt_tracks(scene, t)) for t in range(1, scene.config.num_frames + 1))
+        runs = {"ground truth": count(scene, gt_frames, ecfg, fs)}
         for label, (tcfg, appearance) in TRACKERS.items():
-            runs[label] = count(scene, tracked(scene, tcfg, appearance), ecfg, fs)
+            runs[label] = count(scene, tracked(scene, tcfg, appearance, args.per_update), ecfg, fs)
         figs = {label: figures(totals) for label, totals in runs.items()}
         for label, f in figs.items():
             for k, v in f.items():
