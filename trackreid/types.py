@@ -83,6 +83,11 @@ def validate_embeddings(emb, n: int, dim: int | None = None) -> np.ndarray:
     return arr / norms
 
 
+def l2_normalise(v: np.ndarray) -> np.ndarray:
+    """Vectors along the last axis of ``v`` scaled to unit length (all-zero ones stay zero); same dtype."""
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
 def validate_frame(frame) -> np.ndarray:
     """Check a BGR uint8 image of shape (H, W, 3)."""
     if not isinstance(frame, np.ndarray):
