@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trackreid import Tracker, TrackerConfig
-from trackreid.tracking.memory import IdentityMemory, update_exemplars
+from trackreid.tracking.memory import IdentityMemory, distinct_matches, update_exemplars
 
 
 def box(cx, cy, w=40.0, h=100.0, score=0.9, cls=0.0):
@@ -171,11 +171,17 @@ def test_live_identity_is_never_reused():
         assert len(set(ids_by_det(out).values())) == len(out)
     later = frames_ids[-1]
     assert len(later) == 2 and list(later.values()).count(next(iter(old))) <= 1
-    # at the store level: an excluded (live) ID is never returned, but still competes
+    # at the store level: an identity marked not eligible (live in view) is never returned, but still competes,
+    # so its look-alike is not taken either
     mem = IdentityMemory(size=10, exemplars=2)
-    mem.put([5], look[:, None].repeat(2, axis=1), [0], [[0, 0, 10, 10]], [0])
-    assert mem.query(look, [0], thresh=0.3, margin=0.1).tolist() == [5]
-    assert mem.query(look, [0], thresh=0.3, margin=0.1, exclude=[5]).tolist() == [-1]
+    alike = unit(look + 0.2 * codes(1, seed=70))
+    mem.put([5, 6], np.stack([look, alike]).repeat(2, axis=1), [0, 0], [[0, 0, 10, 10]] * 2, [0, 0])
+    g = mem.search(look, [0])
+    assert sorted(g.ids.tolist()) == [5, 6] and g.dist.max() <= 0.3
+    qi, gj = distinct_matches(g.dist, thresh=0.3, margin=0.0)
+    assert qi.tolist() == [0] and g.ids[gj].tolist() == [5]
+    qi, gj = distinct_matches(g.dist, thresh=0.3, margin=0.0, eligible=g.ids != 5)
+    assert len(qi) == 0
 
 
 def test_class_separation():
@@ -190,7 +196,10 @@ def test_class_separation():
     assert back == old
     mem = IdentityMemory(size=10, exemplars=2)
     mem.put([3], look[:, None].repeat(2, axis=1), [0], [[0, 0, 10, 10]], [0])
-    assert mem.query(look, [2], thresh=0.3, margin=0.1).tolist() == [-1]
+    assert mem.search(look, [0]).dist[0, 0] < 0.01
+    g = mem.search(look, [2])
+    assert g.ids.tolist() == [3] and np.isinf(g.dist).all()
+    assert len(distinct_matches(g.dist, thresh=0.3, margin=0.1)[0]) == 0
 
 
 # ---------------------------------------------------------------- bounds
@@ -341,8 +350,9 @@ def test_observe_with_replace_keeps_one_running_view():
     r = mem.find([7])[0]
     np.testing.assert_allclose(mem.ex[r, 0], b)
     assert mem.count[r] == 1 and mem.last_seen[r] == 2 and len(mem) == 1
-    assert mem.query(b[None], [0], thresh=0.1, margin=0.0)[0] == 7
-    assert mem.query(a[None], [0], thresh=0.1, margin=0.0)[0] == -1
+    for q, matched in ((b, [7]), (a, [])):
+        g = mem.search(q[None], [0])
+        assert g.ids[distinct_matches(g.dist, thresh=0.1, margin=0.0)[1]].tolist() == matched
 
 
 def test_young_track_switches_to_its_remembered_id_and_earlier_rows_can_follow():

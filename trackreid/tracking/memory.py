@@ -2,25 +2,26 @@
 
 :class:`IdentityMemory` is a bounded store of identities, independent of any one tracker: each entry holds an ID, a
 class, ``K`` appearance exemplars (slot 0 the track's smoothed feature, the others a diverse set of confident,
-unoccluded views), the last box and the frame it was last seen. ``put`` inserts or replaces entries by ID,
-``search`` returns cosine distances from query embeddings to every candidate identity (one matrix product), ``query``
-applies the matching rule, and ``save``/``load`` keep it across restarts (``.npz``, no
-pickle). Several trackers may share one store (a multi-camera identity bank): IDs come from ``allocate_ids`` so
-they never collide, and each tracker passes the IDs live in its own camera as ``exclude`` so that two tracks
-seen at the same time in one camera are never joined.
+unoccluded views), the last box and the frame it was last seen (columns of a
+:class:`~trackreid.tracking.store.ColumnStore`). ``put`` inserts or replaces entries by ID, ``search`` returns
+cosine distances from query embeddings to every candidate identity (one matrix product), :func:`distinct_matches`
+applies the matching rule to them, and ``save``/``load`` keep the store across restarts (``.npz``, no pickle).
+Several trackers may share one store (a multi-camera identity bank): IDs come from ``allocate_ids`` so they never
+collide, and a tracker leaves the IDs it holds itself out of ``search`` (``skip_ids``) and lets the people in its
+view compete in the ratio test without ever being taken (``eligible``), so that two tracks seen at the same time in
+one camera are never joined.
 
-The matching rule (:func:`distinct_matches`), used by the tracker and by ``query``: a query takes an identity
-only when it is the mutual best pair, its distance is at most ``thresh``, and it beats the runner-up of its row
-and of its column by at least ``margin`` (a two-way ratio test). Look-alikes and features that do not tell people
-apart (an untrained network) thus give no match.
+The matching rule (:func:`distinct_matches`): a query takes an identity only when it is the mutual best pair, its
+distance is at most ``thresh``, and it beats the runner-up of its row and of its column by at least ``margin`` (a
+two-way ratio test). Look-alikes and features that do not tell people apart (an untrained network) thus give no
+match.
 
 An identity's distance to a query is the cosine distance to the mean of its exemplars: because the exemplars are
 chosen for diversity, the mean weighs every view seen (front, side, near, far) alike instead of the most frequent
-one, and it is steadier than the nearest single exemplar, which lets look-alikes through (measured on the re-entry
-benchmark). Search cost: exact (one product over all identity means) up to ``EXACT_IDS`` identities; above that a
-coarse pass over a 64-d random projection of the means picks ``SHORTLIST`` candidates per query, which are then
-scored exactly (``benchmarks/memory_speed.py`` measures the time and how often the shortlist agrees with the
-exact search).
+one, and it is steadier than the nearest single exemplar, which lets look-alikes through. Search cost: exact (one
+product over all identity means) up to ``EXACT_IDS`` identities; above that a coarse pass over a 64-d random
+projection of the means picks ``SHORTLIST`` candidates per query, which are then scored exactly
+(``benchmarks/memory_speed.py`` measures the time and how often the shortlist agrees with the exact search).
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ from typing import NamedTuple
 import numpy as np
 
 from trackreid.tracking.matching import distinct_pairs
+from trackreid.tracking.store import ColumnStore, StoreAttr, rows_of
+from trackreid.types import l2_normalise
 
 EXACT_IDS = 256
 """Largest number of stored identities searched exhaustively; larger stores use the shortlist."""
@@ -86,7 +89,7 @@ def exemplar_mean(ex: np.ndarray, count: np.ndarray | None = None) -> np.ndarray
     if count is not None:
         ex = np.where(np.arange(ex.shape[1])[None, :, None] < count[:, None, None], ex, 0.0)
     v = ex.sum(axis=1)
-    return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return l2_normalise(v).astype(np.float32)
 
 
 def exemplar_distance(q: np.ndarray, ex: np.ndarray, count: np.ndarray | None = None) -> np.ndarray:
@@ -157,31 +160,30 @@ class IdentityMemory:
         """Smallest ID not yet handed out by ``allocate_ids`` nor held in the store."""
         self.dim: int | None = None
         self._proj: np.ndarray | None = None
-        self._alloc(0)
+        self._store = self._new_store()
         if dim is not None:
             self._set_dim(int(dim))
 
     # ------------------------------------------------------------------ storage
-    def _alloc(self, cap: int) -> None:
-        d = self.dim or 0
-        self.n = 0
-        self.cap = cap
-        self.ids = np.zeros(cap, np.int64)
-        self.cls = np.zeros(cap, np.float32)
-        self.ex = np.zeros((cap, self.k, d), np.float32)
-        self.count = np.zeros(cap, np.int32)             # valid exemplar slots
-        self.box = np.zeros((cap, 4), np.float32)
-        self.last_seen = np.zeros(cap, np.int64)
-        self._sketch = np.zeros((cap, min(SKETCH_DIM, d or SKETCH_DIM)), np.float32)
+    ids = StoreAttr("_store")
+    cls = StoreAttr("_store")
+    ex = StoreAttr("_store")
+    count = StoreAttr("_store")
+    box = StoreAttr("_store")
+    last_seen = StoreAttr("_store")
+    n = StoreAttr("_store")
+    cap = StoreAttr("_store")
 
-    def _grow(self, need: int) -> None:
-        cap = min(self.size, max(64, 2 * self.cap, need))
-        keep = {name: getattr(self, name)[: self.n] for name in ("ids", "cls", "ex", "count", "box", "last_seen", "_sketch")}
-        n = self.n
-        self._alloc(cap)
-        for name, arr in keep.items():
-            getattr(self, name)[:n] = arr
-        self.n = n
+    def _new_store(self) -> ColumnStore:
+        return ColumnStore({
+            "ids": (np.int64, (), 0),
+            "cls": (np.float32, (), 0.0),
+            "ex": (np.float32, (self.k, 0), 0.0),
+            "count": (np.int32, (), 0),           # valid exemplar slots
+            "box": (np.float32, (4,), 0.0),
+            "last_seen": (np.int64, (), 0),
+            "sketch": (np.float32, (SKETCH_DIM,), 0.0),  # exemplar means projected by ``_proj`` (shortlist)
+        }, min_capacity=64, max_capacity=self.size)
 
     def _set_dim(self, dim: int) -> None:
         if self.dim is not None and dim != self.dim:
@@ -189,24 +191,23 @@ class IdentityMemory:
                              "exemplars (from another ReID model?); use a memory of that model or clear it")
         if self.dim is None:
             self.dim = dim
-            self._alloc(self.cap)
             rng = np.random.default_rng(0)
             self._proj = np.linalg.qr(rng.standard_normal((dim, SKETCH_DIM)))[0].astype(np.float32)
+            self._store.set_shape(ex=(self.k, dim), sketch=(self._proj.shape[1],))
 
     def __len__(self) -> int:
         return self.n
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.ids, self.cls, self.ex, self.count, self.box, self.last_seen,
-                                      self._sketch))
+        return self._store.nbytes()
 
     def clear(self) -> None:
         """Forget every identity (and the embedding size) and restart ID numbering at 1."""
         self.next_id = 1
         self.dim = None
         self._proj = None
-        self._alloc(0)
+        self._store = self._new_store()
 
     def allocate_ids(self, k: int, start: int = 1) -> np.ndarray:
         """Hand out ``k`` fresh IDs, never below ``start`` and never one the store holds or handed out before."""
@@ -216,15 +217,7 @@ class IdentityMemory:
 
     def find(self, ids) -> np.ndarray:
         """Store rows of ``ids`` (-1 where absent)."""
-        ids = np.asarray(ids, np.int64).reshape(-1)
-        rows = np.full(len(ids), -1, np.int64)
-        if self.n and len(ids):
-            order = np.argsort(self.ids[: self.n], kind="stable")
-            sorted_ids = self.ids[: self.n][order]
-            pos = np.clip(np.searchsorted(sorted_ids, ids), 0, self.n - 1)
-            hit = sorted_ids[pos] == ids
-            rows[hit] = order[pos[hit]]
-        return rows
+        return rows_of(self._store["ids"], ids)
 
     def put(self, ids, exemplars, cls, boxes, last_seen, counts=None) -> None:
         """Insert or replace identities: ``ids`` (M,), ``exemplars`` (M, K', D) L2-normalised, ``cls`` (M,),
@@ -255,31 +248,12 @@ class IdentityMemory:
             old = np.argsort(self.last_seen[: self.n], kind="stable")[: m - free]
             keep = np.ones(self.n, bool)
             keep[old] = False
-            self._compact(keep)
-        if self.n + m > self.cap:
-            self._grow(self.n + m)
-        r = np.arange(self.n, self.n + m)
-        self.ids[r] = ids
-        self.cls[r] = np.asarray(cls, np.float32).reshape(-1)
-        self.ex[r] = ex
-        self.count[r] = counts
-        self.box[r] = np.asarray(boxes, np.float32).reshape(m, 4)
-        self.last_seen[r] = np.asarray(last_seen, np.int64).reshape(-1)
-        self._sketch[r] = exemplar_mean(ex) @ self._proj
-        self.n += m
+            self._store.keep(keep, stable=False)
+        self._store.append(m, ids=ids, cls=np.asarray(cls, np.float32).reshape(-1), ex=ex, count=counts,
+                           box=np.asarray(boxes, np.float32).reshape(m, 4),
+                           last_seen=np.asarray(last_seen, np.int64).reshape(-1),
+                           sketch=exemplar_mean(ex) @ self._proj)
         self.next_id = max(self.next_id, int(ids.max()) + 1)
-
-    def _compact(self, keep: np.ndarray) -> None:
-        """Delete the rows where ``keep`` is False by moving the last rows into the holes (order is not kept;
-        only the rows moved are copied)."""
-        n = self.n
-        m = int(keep.sum())
-        holes = np.flatnonzero(~keep[:m])                 # deleted rows that stay inside the new range
-        movers = m + np.flatnonzero(keep[m:n])            # kept rows beyond it
-        for name in ("ids", "cls", "ex", "count", "box", "last_seen", "_sketch"):
-            arr = getattr(self, name)
-            arr[holes] = arr[movers]
-        self.n = m
 
     def remove(self, ids) -> None:
         """Forget these IDs (absent ones are ignored)."""
@@ -288,7 +262,7 @@ class IdentityMemory:
         if len(rows):
             keep = np.ones(self.n, bool)
             keep[rows] = False
-            self._compact(keep)
+            self._store.keep(keep, stable=False)
 
     def observe(self, ids, views, cls, boxes, frame: int, replace: bool = False) -> None:
         """Fold one new view per identity into the store: ``ids`` (M,), ``views`` (M, D) L2-normalised, ``cls``
@@ -314,14 +288,14 @@ class IdentityMemory:
                 self.ex[r], self.count[r] = update_exemplars(self.ex[r], self.count[r], views[old])
             self.box[r] = boxes[old]
             self.last_seen[r] = frame
-            self._sketch[r] = exemplar_mean(self.ex[r]) @ self._proj
+            self._store.sketch[r] = exemplar_mean(self.ex[r]) @ self._proj
 
     def expire(self, now: int) -> None:
         """Forget entries not seen for more than ``ttl`` frames (no-op when ``ttl`` is 0)."""
         if self.ttl and self.n:
             keep = now - self.last_seen[: self.n] <= self.ttl
             if not keep.all():
-                self._compact(keep)
+                self._store.keep(keep, stable=False)
 
     # ------------------------------------------------------------------ search
     def search(self, q: np.ndarray, cls: np.ndarray, now: int | None = None, skip_ids=None) -> Gallery:
@@ -341,24 +315,13 @@ class IdentityMemory:
             return Gallery(np.empty(0, np.int64), np.full((len(q), 0), np.inf), np.empty(0, np.int64),
                            np.empty(0, np.int64), np.empty(0, np.float32))
         if len(rows) > EXACT_IDS:
-            coarse = similarity(q @ self._proj, self._sketch[:n] if len(rows) == n else self._sketch[rows])
+            sketch = self._store.sketch
+            coarse = similarity(q @ self._proj, sketch[:n] if len(rows) == n else sketch[rows])
             top = np.argpartition(-coarse, SHORTLIST - 1, axis=1)[:, :SHORTLIST]
             rows = rows[np.unique(top)]
         dist = 1.0 - similarity(q, exemplar_mean(self.ex[:n] if len(rows) == n else self.ex[rows]))
         dist = np.where(self.cls[rows][None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
         return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows, self.cls[rows].copy())
-
-    def query(self, q: np.ndarray, cls: np.ndarray, thresh: float, margin: float, now: int | None = None,
-              exclude=None) -> np.ndarray:
-        """Remembered ID for each query (Q,), -1 where no identity matches distinctly (:func:`distinct_matches`).
-        IDs in ``exclude`` (live now in the caller's camera) are never returned, but still compete in the ratio
-        test so that a look-alike of a live person is not taken for someone remembered."""
-        g = self.search(q, cls, now)
-        out = np.full(len(q), -1, np.int64)
-        eligible = ~np.isin(g.ids, np.asarray([] if exclude is None else exclude, np.int64))
-        qi, gj = distinct_matches(g.dist, thresh, margin, eligible)
-        out[qi] = g.ids[gj]
-        return out
 
     # ------------------------------------------------------------------ files
     def save(self, path, now: int = 0, also: Identities | None = None, next_id: int = 1) -> Path:
@@ -436,6 +399,6 @@ class IdentityMemory:
             norms = np.linalg.norm(ex, axis=2)
             if (norms[valid] == 0).any():
                 raise ValueError(f"identity memory file {path} is corrupt: an all-zero exemplar")
-            ex = np.where(valid[:, :, None], ex / np.maximum(norms, 1e-12)[:, :, None], 0.0)
+            ex = np.where(valid[:, :, None], l2_normalise(ex), 0.0)
             self.put(a["ids"], ex, a["cls"], a["boxes"], np.int64(now) - a["age"].astype(np.int64), cnt)
         self.next_id = max(self.next_id, int(a["next_id"]))
