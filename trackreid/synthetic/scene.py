@@ -8,8 +8,9 @@ from typing import Iterator
 import numpy as np
 
 from trackreid.synthetic.reentry import ReentrySchedule
-from trackreid.synthetic.render import Person, _background, _draw_person, _sample_person
+from trackreid.synthetic.render import _background, _draw_person, _sample_person
 from trackreid.synthetic.sprites import SpriteSet, composite_sprite, load_sprites
+from trackreid.types import l2_normalise
 
 __all__ = ["SceneConfig", "DetectionNoise", "Scene", "generate_scene"]
 
@@ -161,12 +162,9 @@ class Scene:
             rng = np.random.default_rng([self.config.seed, dim, 1234])
             attrs = np.stack([p.attribute_vector() for p in self.people])
             proj = rng.normal(size=(attrs.shape[1], dim))
-            a = attrs @ proj
-            a /= np.linalg.norm(a, axis=1, keepdims=True)
-            r = rng.normal(size=(len(self.people), dim))
-            r /= np.linalg.norm(r, axis=1, keepdims=True)
-            c = np.sqrt(0.65) * a + np.sqrt(0.35) * r
-            self._codes[dim] = c / np.linalg.norm(c, axis=1, keepdims=True)
+            a = l2_normalise(attrs @ proj)
+            r = l2_normalise(rng.normal(size=(len(self.people), dim)))
+            self._codes[dim] = l2_normalise(np.sqrt(0.65) * a + np.sqrt(0.35) * r)
         return self._codes[dim]
 
     def embeddings_at(self, t: int, dim: int = 128, noise: float = 0.3) -> np.ndarray:
@@ -193,8 +191,7 @@ class Scene:
         sigma = noise * (1.0 + 2.0 * (1.0 - vis[tp]))
         out[tp] = codes[ids[tp] - 1] + sigma[:, None] * gauss[tp]
         out[~tp] = gauss[~tp]
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out.astype(np.float32)
+        return l2_normalise(out).astype(np.float32)
 
     # ---- rendering --------------------------------------------------------------------------------------------
     def _background(self) -> np.ndarray:

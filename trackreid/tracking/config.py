@@ -85,8 +85,8 @@ class TrackerConfig:
     """Frames an identity stays remembered after it was last seen; 0 = until ``memory_size`` evicts it."""
     memory_thresh: float = 0.15
     """Largest cosine distance (mean of the track's good views vs mean of the identity's exemplars) at which a new
-    track takes a remembered or lost ID (0.15 rather than 0.25: where nobody returns, a newcomer 0.166 from a
-    look-alike who had left took that ID; re-entry IDF1 of the MOT file 85.75 -> 85.18, no-return cost 0.56 -> 0)..."""
+    track takes a remembered or lost ID; kept tight because a newcomer who merely resembles someone who left would
+    otherwise take that person's ID..."""
     memory_margin: float = 0.05
     """...and only if that distance beats the runner-up of its row and column by this much (two-way ratio test;
     people in view compete too, so a look-alike of someone present never takes a remembered ID)."""

@@ -28,7 +28,9 @@ import numpy as np
 
 from trackreid.tracking.id_log import IdLog
 from trackreid.tracking.memory import IdentityMemory, distinct_matches
+from trackreid.tracking.store import rows_of
 from trackreid.tracking.track import TENTATIVE
+from trackreid.types import l2_normalise
 
 
 @dataclass
@@ -45,8 +47,7 @@ class LinkConfig:
     settle: int = 150
     """Frames during which a track that got a fresh global ID is still compared with the bank (a person walking
     in from another camera may first look unlike their banked centroid and match only after more views). Longer
-    links more people (cross-camera IDF1 on the synthetic sites: 90 frames 0.800, 150 frames 0.842; held-out
-    sites 0.713 -> 0.743) at the price of rows waiting longer for their final ID (``write_delay``)."""
+    links more people, at the price of rows waiting longer for their final ID (``write_delay``)."""
     write_delay: int | None = None
     """Most frames a track's rows in the MOT file and ``tracks.jsonl`` wait for its global ID to be final (matched
     to a banked identity, or followed past ``settle`` frames), so no provisional ID reaches those files (None:
@@ -307,8 +308,7 @@ class GlobalIdentities:
                 self.bank.remove([og])
 
     def _centroid(self, cam: int, lids) -> np.ndarray:
-        v = np.stack([self._sum[cam][lid] for lid in lids]).astype(np.float32)
-        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        return l2_normalise(np.stack([self._sum[cam][lid] for lid in lids]).astype(np.float32))
 
     def _link(self, cam, frame, local, ask, tracks) -> None:
         rows = np.flatnonzero(ask)
@@ -358,8 +358,7 @@ class GlobalIdentities:
         border, far away) can look like anybody's."""
         for g, f in zip(gids.tolist(), feats):
             self._gsum[g] = self._gsum[g] + f if g in self._gsum else f.astype(np.float64)
-        cen = np.stack([self._gsum[g] for g in gids.tolist()]).astype(np.float32)
-        cen /= np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)
+        cen = l2_normalise(np.stack([self._gsum[g] for g in gids.tolist()]).astype(np.float32))
         self.bank.observe(gids, cen, tracks[:, 6], tracks[:, :4], frame, replace=True)
 
 
@@ -383,8 +382,7 @@ def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         return np.zeros((m, 0), np.float32), np.zeros(m, bool), ids
     n = T.n
     held = T.track_id[:n][T.state[:n] != TENTATIVE]
-    pos = {int(t): r for r, t in enumerate(T.track_id[:n].tolist())}
-    rows = np.array([pos.get(int(i), -1) for i in ids.tolist()], np.int64)
+    rows = rows_of(T.track_id[:n], ids)
     has = rows >= 0
     has[has] = T.has_feat[rows[has]]
     return T.feat[np.where(has, rows, 0)].astype(np.float32), has, held
