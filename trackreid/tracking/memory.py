@@ -348,6 +348,12 @@ class IdentityMemory:
         dist = np.where(self.cls[rows][None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
         return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows, self.cls[rows].copy())
 
+    def views(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``k`` exemplars (R, k, D) of store ``rows`` (from :meth:`search`'s ``Gallery.rows``) and how many
+        each holds (R,)."""
+        rows = np.asarray(rows, np.int64)
+        return self.ex[rows, :k], self.count[rows].copy()
+
     def query(self, q: np.ndarray, cls: np.ndarray, thresh: float, margin: float, now: int | None = None,
               exclude=None) -> np.ndarray:
         """Remembered ID for each query (Q,), -1 where no identity matches distinctly (:func:`distinct_matches`).
