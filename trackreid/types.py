@@ -12,8 +12,13 @@ Rules (documented once, here):
   their ``det_index`` never appears in the output.
 - Scores outside [0, 1] are clipped.
 - An empty array (``(0, 6)``, ``(0,)`` or ``[]``) is a normal frame with no detections.
+
+A frame's detections cross into the tracker once, as :class:`Detections` (validated, with the rows whose
+embeddings the tracker reads marked); the tracker's answer is a :class:`TrackerOutput`.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -71,7 +76,7 @@ def validate_embeddings(emb, n: int, dim: int | None = None) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"embeddings: expected shape (N, D), got {arr.shape}")
     if arr.shape[0] != n:
-        raise ValueError(f"embeddings: got {arr.shape[0]} rows for {n} detections; pass one row per detection")
+        raise ValueError(f"embeddings: got {arr.shape[0]} rows for {n} detections; pass one row per detection (with the Detections of Tracker.detections: one per row it marks to embed)")
     if dim is not None and arr.shape[1] != dim:
         raise ValueError(f"embeddings: expected dimension {dim} (as in earlier frames), got {arr.shape[1]}")
     arr = arr.astype(np.float32, copy=True)
@@ -97,3 +102,52 @@ def validate_frame(frame) -> np.ndarray:
     if frame.dtype != np.uint8:
         raise ValueError(f"frame: expected dtype uint8, got {frame.dtype}")
     return frame
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One frame's detections, validated once (the rules above), with the rows whose embeddings are read marked.
+
+    Build it with ``Tracker.detections(array)``; embed :meth:`boxes_to_embed` and pass the result to
+    ``Tracker.update(detections, embeddings=...)``: exactly one embedding per marked row, in order.
+    """
+
+    dets: np.ndarray        # (N, 6) float32, the valid rows
+    index: np.ndarray       # (N,) each row's row in the caller's array (``det_index`` of the output)
+    given: int              # rows in the caller's array (valid or not)
+    embed: np.ndarray       # (N,) bool: rows whose embeddings the tracker reads (high-score boxes)
+
+    @classmethod
+    def of(cls, dets, embed_thresh: float) -> "Detections":
+        """Validate ``dets`` (N, 6) and mark the rows scoring at least ``embed_thresh``."""
+        valid, index, given = validate_detections(dets, with_count=True)
+        return cls(valid, index, given, valid[:, 4] >= embed_thresh)
+
+    def __len__(self) -> int:
+        return len(self.dets)
+
+    @property
+    def embed_index(self) -> np.ndarray:
+        """The caller's rows to embed (into the array the detections came from)."""
+        return self.index[self.embed]
+
+    def boxes_to_embed(self) -> np.ndarray:
+        """(K, 4) float32 boxes of the rows to embed, contiguous, for an encoder."""
+        return np.ascontiguousarray(self.dets[self.embed, :4])
+
+
+@dataclass(frozen=True)
+class TrackerOutput:
+    """One frame's result of ``Tracker.step``: the tracks and what happened to identities in that frame."""
+
+    tracks: np.ndarray                                          # (M, 8) the layout above
+    reentries: dict[int, int] = field(default_factory=dict)     # IDs back this frame -> frames since last seen
+    renamed: dict[int, int] = field(default_factory=dict)       # young tracks that switched ID: old -> new
+    features: np.ndarray | None = None                          # (M, D) smoothed feature of each output track
+    has_features: np.ndarray | None = None                      # (M,) which of them have one
+    held: np.ndarray | None = None                              # every ID the tracker holds (confirmed or lost)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """(M,) track IDs as integers."""
+        return self.tracks[:, 4].astype(np.int64)

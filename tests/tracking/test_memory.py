@@ -315,10 +315,16 @@ def test_embed_rows_and_embed():
         calls.append(np.array(boxes))
         return codes(len(boxes), dim=8)
 
-    emb = t.embed(np.zeros((200, 800, 3), np.uint8), dets, encoder=enc)
-    assert emb.shape == (4, 8) and len(calls) == 1
+    frame = np.zeros((200, 800, 3), np.uint8)
+    d = t.detections(dets)
+    emb = t.embed(frame, d, encoder=enc)
+    assert emb.shape == (2, 8) and len(calls) == 1                           # exactly the rows it reads
     np.testing.assert_array_equal(calls[0], dets[[0, 3], :4])
-    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)   # placeholders are valid rows too
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
+    out = t.update(d, frame, embeddings=emb)
+    assert sorted(out[:, 7].astype(int).tolist()) == [0, 3]                  # det_index into the caller's array
+    with pytest.raises(ValueError, match="4 rows for 2 detections"):
+        t.update(d, frame, embeddings=np.ones((4, 8), np.float32))           # one row per marked detection
     assert t.embed(None, dets[[2]], encoder=enc) is None                     # nothing the tracker would read
     with pytest.raises(ValueError, match="no encoder"):
         t.embed(None, dets)

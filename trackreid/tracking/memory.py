@@ -323,6 +323,12 @@ class IdentityMemory:
         dist = np.where(self.cls[rows][None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
         return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows, self.cls[rows].copy())
 
+    def views(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``k`` exemplars (R, k, D) of store ``rows`` (from :meth:`search`'s ``Gallery.rows``) and how many
+        each holds (R,)."""
+        rows = np.asarray(rows, np.int64)
+        return self.ex[rows, :k], self.count[rows].copy()
+
     # ------------------------------------------------------------------ files
     def save(self, path, now: int = 0, also: Identities | None = None, next_id: int = 1) -> Path:
         """Write the store, plus the identities ``also`` (e.g. tracks still in view), to ``path`` (``.npz``, no
