@@ -18,12 +18,13 @@ from __future__ import annotations
 from trackreid.pipeline.embed import embed_detections, embed_many, embed_rows, scatter_embeddings
 from trackreid.pipeline.models import Models, build_models, build_reid, build_tracker, resolve_device
 from trackreid.pipeline.options import PipelineError, TrackingOptions
-from trackreid.pipeline.runner import TrackingRun, run, track_video
+from trackreid.pipeline.runner import Runner, TrackingRun, run, track_video
 from trackreid.pipeline.source_run import FrameResult, SourceRun
-from trackreid.pipeline.summary import STAGES, StageStats, utc_now
+from trackreid.pipeline.summary import STAGES, StageStats, run_summary, source_report, source_summary, utc_now
 
 __all__ = [
-    "FrameResult", "Models", "PipelineError", "STAGES", "SourceRun", "StageStats", "TrackingOptions", "TrackingRun",
+    "FrameResult", "Models", "PipelineError", "Runner", "STAGES", "SourceRun", "StageStats", "TrackingOptions",
+    "TrackingRun",
     "build_models", "build_reid", "build_tracker", "embed_detections", "embed_many", "embed_rows", "resolve_device",
-    "run", "scatter_embeddings", "track_video", "utc_now",
+    "run", "run_summary", "scatter_embeddings", "source_report", "source_summary", "track_video", "utc_now",
 ]

@@ -134,20 +134,7 @@ class SourceRun:
     def finish(self, *, wall: float, setup_s: float | None, started: str, extra: dict | None = None) -> dict:
         """Write ``summary.json`` (status and message as set by the caller) and close the outputs."""
         self.rows.flush()     # the last held frames: their events and IDs belong in the summary
-        o = self.opts
-        reid = o.reid if isinstance(o.reid, str) or o.reid is None else type(o.reid).__name__
-        self.summary = source_summary(
-            info=self.info, source=self.source, status=self.status, message=self.message, frames=self.stats.frames,
-            wall=wall, setup_s=setup_s, stats=self.stats, ids_seen=self.ids_seen, n_dets=self.n_dets,
-            n_tracks=self.n_tracks, reid=reid, reid_weights=o.reid_weights, detector=o.detector,
-            device=self.models.device if self.models is not None else None, started=started, outputs=self.outputs,
-        )
-        memory = getattr(self.tracker, "memory_size", None)
-        self.summary["reentries"] = self.reentries
-        if memory is not None:
-            self.summary["memory_size"] = int(memory() if callable(memory) else memory)
-        if extra:
-            self.summary.update(extra)
+        self.summary = source_summary(self, wall=wall, setup_s=setup_s, started=started, extra=extra)
         if self.analytics is not None:
             self.summary.update(self.analytics.close())
         self.rows.close(self.summary)
