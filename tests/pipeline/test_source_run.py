@@ -56,7 +56,7 @@ def test_a_returning_person_keeps_the_id_and_is_marked(tmp_path):
 def test_events_crops_and_counts_carry_only_the_ids_of_the_mot_file(tmp_path):
     """A returning woman is first seen walking in at the border (a poor view): she gets a fresh ID, which the
     identity memory renames to her old one a few frames later. Every output keys her to the final ID: events.jsonl,
-    crops/ and the summary's people counts hold only IDs of tracks.txt (the provisional ID leaked into all three)."""
+    crops/ and the summary's people counts hold only IDs of tracks.txt, never the provisional one."""
     seq = make_return_sequence(tmp_path, frames=60, gone=(10, 30), height=70, cut_in=5, name="CUT")
     out = tmp_path / "cut"
     shown = []

@@ -25,7 +25,7 @@ class TrackingOptions:
     encoder, ``overlap`` on a CPU, since both work at once)."""
     reid_streams: int | None = None
     """Concurrent inferences each batch of crops is split into, ``reid_threads // reid_streams`` threads each (None:
-    one per thread; 1: one inference on every thread, the previous way)."""
+    one per thread; 1: one inference on every thread)."""
     reid_weights: Any = None
     """A checkpoint path, an exported model (``.onnx``, OpenVINO, ``.engine``), a known weights name, ``"none"``
     (untrained, on purpose), or None: the model's known trained weights."""
@@ -81,7 +81,7 @@ class TrackingOptions:
     ``trackreid-train --data tracks``."""
     overlap: bool = True
     """Run the detector on frame t+1 in a background thread while frame t is embedded and associated (the order of
-    results and every output stay the same; False: one stage after the other, as before)."""
+    results and every output stay the same; False: one stage after the other)."""
 
     def __post_init__(self) -> None:
         if self.max_frames is not None and (isinstance(self.max_frames, bool) or int(self.max_frames) < 1):
