@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trackreid.pipeline import PipelineError, TrackingOptions, utc_now
+from trackreid.pipeline.options import PipelineError, TrackingOptions
+from trackreid.pipeline.summary import run_summary, source_report, utc_now
 
 __all__ = ["run_on_ray"]
 
@@ -108,7 +109,7 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
     """Run the sources on Ray (``address``: a cluster to join, e.g. ``ray://head:10001`` or ``auto``; None: the
     running one or a new local one) and return the run summary (also written as ``output/summary.json``).
     ``workers``: how many (default: one per source, at most one per GPU on CUDA or per ``cpus_per_worker`` CPUs)."""
-    from trackreid.streams import run_summary, unique_names
+    from trackreid.streams import unique_names
 
     ray = _ray()
     sources = list(sources)
@@ -151,9 +152,8 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
         except Exception as exc:  # the worker died (RayActorError) or its run failed: only its sources fail
             msg = f"worker failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
             for i in g:
-                reports[i] = {"name": names[i], "source": str(sources[i]), "status": "failed", "message": msg,
-                              "frames": _frames_written(out / names[i]), "fps": None,
-                              "latency_ms": None, "unique_identities": None, "output": str(out / names[i])}
+                reports[i] = source_report(names[i], sources[i], "failed", msg, _frames_written(out / names[i]),
+                                           None, out / names[i])
     wall = time.perf_counter() - t0
     srcs = [reports[i] for i in range(len(sources))]
     ok = all(r["status"] in ("completed", "source_ended") for r in srcs)

@@ -14,24 +14,18 @@ global ID and JSON lines carry both ``id`` (per camera) and ``global_id``.
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generator
 
-
 from trackreid.io.sources import Prefetcher, open_source, source_name
-from trackreid.pipeline import (
-    FrameResult,
-    PipelineError,
-    SourceRun,
-    TrackingOptions,
-    build_models,
-    embed_many,
-    embed_rows,
-    utc_now,
-)
+from trackreid.pipeline.embed import embed_many, embed_rows
+from trackreid.pipeline.models import build_models
+from trackreid.pipeline.options import PipelineError, TrackingOptions
+from trackreid.pipeline.runner import RunClock, Runner
+from trackreid.pipeline.source_run import FrameResult, SourceRun
+from trackreid.pipeline.summary import run_summary, source_report, utc_now
 
 __all__ = ["StreamStep", "StreamsRun", "track_streams", "unique_names"]
 
@@ -88,15 +82,15 @@ class _Stream:
                             extra={"latency_ms": round(self.latency_ms / max(self.frames, 1), 3)})
 
     def report(self) -> dict:
-        s = self.run.summary if self.run is not None and self.run.summary else {}
-        return {"name": self.name, "source": str(self.spec), "status": self.status, "message": self.message,
-                "frames": self.frames, "fps": s.get("fps"), "latency_ms": s.get("latency_ms"),
-                "unique_identities": s.get("unique_identities", 0),
-                "output": str(self.run.output_dir) if self.run is not None and self.run.output_dir else None}
+        run = self.run
+        return source_report(self.name, self.spec, self.status, self.message, self.frames,
+                             (run.summary if run is not None else None) or {},
+                             run.output_dir if run is not None else None)
 
 
-class StreamsRun:
-    """A multi-source run; iterate it for :class:`StreamStep` objects, or ``run()`` it for the run summary.
+class StreamsRun(Runner):
+    """A multi-source run (the :class:`~trackreid.pipeline.runner.Runner` of several sources); iterate it for
+    :class:`StreamStep` objects, or ``run()`` it for the run summary.
 
     sources: a list of anything :func:`trackreid.track_video` takes (files, folders, webcams, stream URLs).
     Options are :class:`~trackreid.pipeline.TrackingOptions` (``detector`` may also be a list with one detector,
@@ -112,7 +106,7 @@ class StreamsRun:
         sources = list(sources) if not isinstance(sources, (str, Path)) else [sources]
         if not sources:
             raise PipelineError("sources: expected at least one source")
-        self.options = TrackingOptions.make(options, **kw)
+        super().__init__(options, **kw)
         if self.options.show:
             raise PipelineError("--show is for one source; a multi-source run writes annotated videos instead")
         det = self.options.detector
@@ -126,18 +120,11 @@ class StreamsRun:
         self.global_ids = bool(global_ids) or linker is not None
         self._linker = linker
         self.topology = topology
-        self.summary: dict | None = None
-        self.output_dir = Path(self.options.output) if self.options.output else None
 
-    def run(self) -> dict:
-        for _ in self:
-            pass
-        return self.summary
+    # ---------------------------------------------------------------- open / steps / release / finish
+    def _open(self) -> None:
+        self._models, self._streams, self._run_linker = self._setup()
 
-    def __iter__(self) -> Generator[StreamStep, None, dict]:
-        return self._generate()
-
-    # ---------------------------------------------------------------- setup / step / finish
     def _setup(self):
         o = self.options
         per_source = isinstance(o.detector, (list, tuple))
@@ -183,14 +170,13 @@ class StreamsRun:
         live sources), and the sources found finished meanwhile as ``(stream, status, message)``,
         for the caller to stop in the main thread. ``taken`` counts the frames gathered per source (their frame
         indices); ``done`` holds the finished sources. No frames and no source left: every source is finished."""
-        limit = self.options.max_frames
         ended, ready, first = [], {}, None
         while True:
             waiting = waiting_files = 0
             for st in streams:
                 pf = st.prefetcher
                 if (pf is None or st.index in done or st.index in ready
-                        or (limit is not None and taken[st.index] >= int(limit))):
+                        or self._at_max_frames(taken[st.index])):
                     continue
                 try:
                     item = pf.poll()
@@ -246,83 +232,46 @@ class StreamsRun:
             st.frames = index + 1
             st.latency_ms += (time.perf_counter() - t0) * 1e3
             out.results[st.name] = r
-            if self.options.max_frames is not None and st.frames >= int(self.options.max_frames):
+            if self._at_max_frames(st.frames):
                 st.stop("completed")
         return out
 
-    def _generate(self):
-        o = self.options
-        started = utc_now()
-        t0 = time.perf_counter()
-        models, streams, linker = self._setup()
-        setup_s = time.perf_counter() - t0
-        bar = ahead = None
-        if not o.quiet:
-            from tqdm.auto import tqdm
+    def _bar_args(self) -> dict:
+        return {"desc": f"{len(self._streams)} sources"}
 
-            bar = tqdm(unit="frame", desc=f"{len(streams)} sources", file=sys.stderr, dynamic_ncols=True)
-        status, message = "failed", ""
-        t_loop = time.perf_counter()
+    def _steps(self):
+        models, streams = self._models, self._streams
         step = 0
-        try:
-            batches = self._batches(models, streams)
-            if o.overlap:  # the detector works on step t+1 while step t is embedded and associated
-                ahead = Prefetcher(batches, maxsize=1, name="trackreid-detect")
-                batches = (b for b, _ in ahead)
-            for ready, dets_all, ended, t_det, detect_ms in batches:
-                for st, st_status, st_message in ended:
-                    st.stop(st_status, st_message)
-                if not ready:
-                    break
-                res = self._step(models, ready, dets_all, t_det, detect_ms, step)
-                step += 1
-                if bar is not None:
-                    bar.update(len(res.results))
-                yield res
-            status = "completed"
-        except GeneratorExit:
-            status, message = "stopped", "the caller stopped iterating"
-            raise
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted (Ctrl-C)"
-            raise
-        except BaseException as exc:
-            status, message = "failed", f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            if ahead is not None:
-                ahead.close()  # first: the detect thread reads the decode queues the stops below close
-            for st in streams:
-                if st.active or (st.run is not None and st.run.summary is None):
-                    st.stop(status, message)
-            if bar is not None:
-                bar.close()
-            self.summary = self._summary(streams, status, message, started, setup_s,
-                                         time.perf_counter() - t_loop, linker)
-            if self.output_dir is not None:
-                from trackreid.io.atomic import write_json_atomic
+        for ready, dets_all, ended, t_det, detect_ms in self._overlapped(self._batches(models, streams)):
+            for st, st_status, st_message in ended:
+                st.stop(st_status, st_message)
+            if not ready:
+                break
+            res = self._step(models, ready, dets_all, t_det, detect_ms, step)
+            step += 1
+            if self._bar is not None:
+                self._bar.update(len(res.results))
+            yield res
+        return "completed", ""
 
-                write_json_atomic(self.output_dir / "summary.json", self.summary)
-        return self.summary
+    def _release(self, status: str, message: str) -> None:
+        self._close_ahead()  # first: the detect thread reads the decode queues the stops below close
+        for st in self._streams:
+            if st.active or (st.run is not None and st.run.summary is None):
+                st.stop(status, message)
 
-    def _summary(self, streams, status, message, started, setup_s, wall, linker) -> dict:
-        extra = {"setup_s": round(setup_s, 3)}
-        if linker is not None:
-            extra["global_identities"] = linker.num_identities
-        return run_summary([s.report() for s in streams], status, message, started, wall, **extra)
+    def _finish(self, status: str, message: str, clock: RunClock, wall: float) -> dict:
+        extra = {"setup_s": round(clock.opened - clock.setup, 3)}
+        if self._run_linker is not None:
+            extra["global_identities"] = self._run_linker.num_identities
+        # the run's wall time runs to the end: every source stopped and its outputs closed
+        summary = run_summary([s.report() for s in self._streams], status, message, clock.started,
+                              clock.since_loop(), **extra)
+        if self.output_dir is not None:
+            from trackreid.io.atomic import write_json_atomic
 
-
-def run_summary(sources: list[dict], status: str, message: str, started: str, wall: float, **extra) -> dict:
-    """The summary of a multi-source run (also a Ray run's) from each source's report."""
-    import trackreid
-
-    frames = sum(r["frames"] or 0 for r in sources)
-    return {
-        "trackreid_version": trackreid.__version__, "started_at": started, "status": status, "message": message,
-        **extra, "sources": sources, "frames": frames, "wall_s": round(wall, 3),
-        "fps": round(frames / wall, 2) if wall > 0 else None,  # all sources together
-        "unique_identities": sum(r["unique_identities"] or 0 for r in sources),
-    }
+            write_json_atomic(self.output_dir / "summary.json", summary)
+        return summary
 
 
 def track_streams(sources, options: TrackingOptions | None = None, **kw) -> Generator[StreamStep, None, dict]:

@@ -111,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _install_warning_format(quiet: bool) -> None:
+def _install_warning_format() -> None:
+    """Warnings as one ``trackreid: warning: ...`` line on stderr (``--quiet`` keeps them: each says something
+    is off)."""
+
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"trackreid: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
@@ -161,7 +164,7 @@ def options_from_args(args, output) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.debug:
-        _install_warning_format(args.quiet)
+        _install_warning_format()
     from trackreid.pipeline import TrackingRun
 
     out = Path(args.output) if args.output else _default_output(args.source)

@@ -24,11 +24,6 @@ def id_colors(ids) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0]
 
 
-def id_color(track_id: int) -> tuple[int, int, int]:
-    """BGR colour of one track id (see :func:`id_colors`)."""
-    return tuple(int(c) for c in id_colors([track_id])[0])
-
-
 class TrackDrawer:
     """Draws tracks onto a frame and keeps short trails of box bottom-centres.
 
@@ -95,7 +90,3 @@ class TrackDrawer:
         self._last_seen.clear()
         self._frame = 0
 
-
-def draw_tracks(image: np.ndarray, tracks: np.ndarray, class_names: dict[int, str] | None = None) -> np.ndarray:
-    """One-shot drawing without trails: a copy of ``image`` with boxes and id labels."""
-    return TrackDrawer(trail=0, class_names=class_names).draw(image, tracks)

@@ -272,11 +272,6 @@ class Encoder:
         self._pinned: torch.Tensor | None = None
         self._uploaded = None  # CUDA event: the last copy out of the pinned buffer has completed
 
-    @property
-    def _ort(self):
-        """The ONNX Runtime runner, if that is what runs the network (kept for callers of the old attribute)."""
-        return self._runner if self.runtime == "onnxruntime" else None
-
     def _build_runtime(self, runtime: str):
         """The in-memory ONNX Runtime / OpenVINO runner for the CPU, checked against PyTorch; None (torch is used)
         if the export or the runtime fails or the two disagree."""

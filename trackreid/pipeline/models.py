@@ -1,0 +1,92 @@
+"""What a run loads once and every source shares: the device, the detector, the ReID encoder; and the tracker of
+each source."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trackreid.pipeline.options import PipelineError, TrackingOptions
+
+_NO_REID = ("none", "no", "off", "false", "")
+
+
+def resolve_device(device: str | int | None = "auto") -> str:
+    """``"auto"`` -> ``"cuda:0"`` when a GPU is usable, else ``"cpu"``; checks that a requested GPU exists
+    (:func:`trackreid.reid.encoder.resolve_torch_device`, as a :class:`PipelineError`)."""
+    from trackreid.reid.encoder import resolve_torch_device
+
+    try:
+        return str(resolve_torch_device(device))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+
+
+def build_tracker(tracker_config=None, tracker=None):
+    """A Tracker from a YAML path, a dict of overrides, a TrackerConfig, or None (defaults)."""
+    from trackreid.tracking.tracker import Tracker, TrackerConfig
+
+    if tracker is not None:
+        return tracker
+    if tracker_config is None:
+        cfg = TrackerConfig()
+    elif isinstance(tracker_config, TrackerConfig):
+        cfg = tracker_config
+    elif isinstance(tracker_config, dict):
+        cfg = TrackerConfig.from_dict(tracker_config)
+    else:
+        path = Path(tracker_config)
+        if not path.is_file():
+            raise PipelineError(f"tracker config {str(tracker_config)!r} does not exist (expected a YAML file)")
+        cfg = TrackerConfig.from_yaml(path)
+    return Tracker(cfg)
+
+
+def build_reid(reid, reid_weights=None, device="cpu", half=None, runtime: str = "auto", threads: int | None = None,
+               streams: int | None = None):
+    """An encoder from a model name (``osnet``, ``osnet_x0_25``, ``bdb``, ``pmm``...), ``"auto"`` (the architecture
+    of ``reid_weights``, or OSNet x0.25 with its bundled trained weights), an encoder object, or None / ``"none"``
+    for motion-only tracking (returns None)."""
+    if reid is None or reid is False or (isinstance(reid, str) and reid.strip().lower() in _NO_REID):
+        if reid_weights:
+            raise PipelineError("--reid-weights given with --reid none; choose a ReID model or drop the weights")
+        return None
+    if callable(reid) and not isinstance(reid, str):
+        return reid
+    from trackreid.reid.encoder import build_encoder
+
+    name = str(reid)
+    if name.strip().lower() == "auto":
+        untrained = isinstance(reid_weights, str) and reid_weights.strip().lower() == "none"
+        name = None if reid_weights and not untrained else "osnet_x0_25"
+    return build_encoder(name, weights=reid_weights, device=device, half=half, runtime=runtime, threads=threads,
+                         streams=streams)
+
+
+@dataclass
+class Models:
+    """What every source of a run shares: the detector, the ReID encoder (None: motion only) and the device."""
+
+    detector: Any
+    encoder: Any
+    device: str
+    class_names: dict
+
+
+def build_models(opts: TrackingOptions, detector=None) -> Models:
+    """Resolve the device and load the detector (``detector`` overrides ``opts.detector``) and the encoder once."""
+    from trackreid.detection.base import build_detector
+    from trackreid.detection.motfile import MotFileDetector
+
+    dev = resolve_device(opts.device)
+    use_half = dev.startswith("cuda") if opts.half is None else bool(opts.half)
+    det = build_detector(opts.detector if detector is None else detector, classes=opts.classes, conf=opts.conf,
+                         device=dev, half=use_half, imgsz=opts.imgsz, quiet=opts.quiet)
+    threads = opts.reid_threads
+    if threads is None and opts.overlap and dev == "cpu" and not isinstance(det, MotFileDetector):
+        from trackreid.reid.runtimes import default_threads
+
+        threads = max(1, default_threads() // 2, opts.reid_streams or 1)  # the detector runs on the other half
+    encoder = build_reid(opts.reid, opts.reid_weights, device=dev, half=opts.half, runtime=opts.reid_runtime,
+                         threads=threads, streams=opts.reid_streams)
+    return Models(det, encoder, dev, getattr(det, "class_names", None) or {0: "person"})
