@@ -31,7 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -53,7 +52,7 @@ def side_by_side(args) -> dict:
     import cv2
 
     from trackreid.detection.base import build_detector
-    from trackreid.pipeline import build_reid, build_tracker, embed_rows, scatter_embeddings
+    from trackreid.pipeline import build_reid, build_tracker
 
     dev = args.device
     det = build_detector(args.detector, classes=("person",), conf=args.conf, device=dev, half=args.half)
@@ -81,17 +80,18 @@ def side_by_side(args) -> dict:
             break
         dets = det(frame, i)
         t2 = time.perf_counter()
-        sel = np.arange(len(dets)) if args.embed_all else embed_rows(ours, dets)
-        emb = scatter_embeddings(len(dets), sel, encoder(frame, dets[sel, :4]) if len(sel) else None, encoder.dim)
+        given = dets if args.embed_all else ours.detections(dets)
+        boxes = dets[:, :4] if args.embed_all else given.boxes_to_embed()
+        emb = encoder(frame, boxes) if len(boxes) else None
         t3 = time.perf_counter()
-        tr = ours.update(dets, frame, embeddings=emb)
+        tr = ours.update(given, frame, embeddings=emb)
         t4 = time.perf_counter()
         rows["decode"].append((t1 - t0) * 1e3)
         rows["detect"].append((t2 - t1) * 1e3)
         rows["ours_embed"].append((t3 - t2) * 1e3)
         rows["ours_assoc"].append((t4 - t3) * 1e3)
         rows["dets"].append(len(dets))
-        rows["ours_crops"].append(len(sel))
+        rows["ours_crops"].append(len(boxes))
         ours_ids.update(tr[:, 4].astype(int).tolist())
         if boxmot is not None:
             n_before = len(bm_embed)

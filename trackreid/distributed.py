@@ -59,7 +59,7 @@ class _RemoteLinker:
     def attach(self, i: int, run) -> None:
         from collections import OrderedDict
 
-        from trackreid.tracking.global_ids import link_horizon, track_appearance, write_delay
+        from trackreid.tracking.global_ids import link_horizon, write_delay
         from trackreid.tracking.id_log import IdLog
 
         ray, cam, bank = _ray(), self.cams[i], self.bank
@@ -71,11 +71,10 @@ class _RemoteLinker:
         known: OrderedDict[int, tuple[int, bool, int]] = OrderedDict()   # local id -> (global id, final, frame)
         alias = IdLog(link_horizon(self.cfg))
 
-        def relabel(frame, tracks, tracker):
-            app = track_appearance(tracker, tracks[:, 4].astype(np.int64))
-            renamed = dict(getattr(tracker, "renamed", None) or {})
-            alias.record(renamed, frame)
-            gids, final = ray.get(bank.link.remote(cam, frame, tracks, *app, renamed))
+        def relabel(frame, out):
+            tracks = out.tracks
+            alias.record(out.renamed, frame)
+            gids, final = ray.get(bank.link.remote(cam, frame, tracks, *out.appearance(), out.renamed))
             for lid, g, f in zip(tracks[:, 4].astype(np.int64).tolist(), gids.tolist(), final.tolist()):
                 known[lid] = (g, f, frame)
                 known.move_to_end(lid)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Generator
 
 from trackreid.io.sources import Prefetcher, open_source, source_name
-from trackreid.pipeline.embed import embed_many, embed_rows
+from trackreid.pipeline.embed import embed_many, to_embed
 from trackreid.pipeline.models import build_models
 from trackreid.pipeline.options import PipelineError, TrackingOptions
 from trackreid.pipeline.runner import RunClock, Runner
@@ -220,15 +220,15 @@ class StreamsRun(Runner):
     def _step(self, models, ready, dets_all, t0: float, detect_ms: float, step: int) -> StreamStep:
         t1 = time.perf_counter()
         frames = [f for _, _, f, _ in ready]
-        embs = embed_many(models.encoder, frames, dets_all,
-                          [embed_rows(st.run.tracker, d) for (st, *_), d in zip(ready, dets_all)])
+        prepared = [to_embed(st.run.tracker, d) for (st, *_), d in zip(ready, dets_all)]
+        embs = embed_many(models.encoder, frames, [boxes for _, boxes in prepared])
         t2 = time.perf_counter()
         k = len(ready)
         embed_ms = (t2 - t1) * 1e3 if models.encoder is not None else 0.0
         out = StreamStep(step, timings={"detect": detect_ms, "embed": embed_ms})
-        for (st, index, frame, decode_ms), dets, emb in zip(ready, dets_all, embs):
+        for (st, index, frame, decode_ms), dets, (given, _), emb in zip(ready, dets_all, prepared, embs):
             r = st.run.step(index, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms / k,
-                                                      "embed": embed_ms / k})
+                                                      "embed": embed_ms / k}, given=given)
             st.frames = index + 1
             st.latency_ms += (time.perf_counter() - t0) * 1e3
             out.results[st.name] = r

@@ -151,3 +151,11 @@ class TrackerOutput:
     def ids(self) -> np.ndarray:
         """(M,) track IDs as integers."""
         return self.tracks[:, 4].astype(np.int64)
+
+    def appearance(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What a multi-camera linker compares: the (M, D) features, which tracks have one (M,), and the IDs held
+        (no features, D = 0, from a tracker that gives none)."""
+        ids = self.ids
+        if self.features is None:
+            return np.zeros((len(ids), 0), np.float32), np.zeros(len(ids), bool), ids
+        return self.features, self.has_features, ids if self.held is None else self.held

@@ -62,7 +62,7 @@ def test_returning_person_gets_the_old_id_after_removal():
     for f in range(10):                              # they come back elsewhere, in another order, bigger
         dets = np.array([box(1200 - 5 * f, 600 + 300 * k, w=70, h=180) for k in range(3)], np.float32)
         out = t.update(dets, embeddings=noisy(looks[::-1], rng))
-        reentries.update(t.reentries)
+        reentries.update(t.last.reentries)
         ids |= {(d, i) for d, i in ids_by_det(out).items()}
     back = {d: {i for dd, i in ids if dd == d} for d in range(3)}
     assert [back[2 - k] for k in range(3)] == first  # each person got exactly their old ID back
@@ -100,7 +100,7 @@ def test_lost_track_refound_beyond_the_gate_at_another_scale():
         for f in range(8):  # cut by the bottom edge: a wide, tall partial box 5 box heights from the prediction
             dets = np.array([box(900, 800, w=90, h=200), box(1500, 300), box(1500, 700)], np.float32)
             out = t.update(dets, embeddings=noisy(looks, rng))
-            reentered.update(t.reentries)
+            reentered.update(t.last.reentries)
             if 0 in ids_by_det(out):
                 seen.add(ids_by_det(out)[0])
         return seen, reentered
@@ -153,7 +153,7 @@ def test_features_that_do_not_tell_people_apart_never_merge():
     first = walk(t, same[:2], 20, rng)
     absent(t, 15)
     again = walk(t, same[2:], 10, rng, x0=700)
-    assert not (set().union(*again) & set().union(*first)) and not t.reentries
+    assert not (set().union(*again) & set().union(*first)) and not t.last.reentries
 
 
 def test_live_identity_is_never_reused():
@@ -266,7 +266,7 @@ def test_save_and_load_keep_ids_across_a_restart(tmp_path):
     expect = [next(iter(s)) for s in gone + stay]
     assert [got[k] for k in range(4)] == expect
     assert got[4] > max(expect)                               # a fresh ID never collides with a remembered one
-    assert set(t2.reentries) == set(expect)
+    assert set(t2.last.reentries) == set(expect)
 
 
 def test_corrupt_and_foreign_memory_files_raise(tmp_path):
@@ -379,7 +379,7 @@ def test_young_track_switches_to_its_remembered_id_and_earlier_rows_can_follow()
         dets = np.array([[x1, 400, x1 + 40, 500, 0.9, 0], box(1500, 800)], np.float32)
         e = np.stack([off if f < 4 else noisy(look[None], rng)[0], noisy(newcomer[None], rng)[0]])
         out = t.update(dets, embeddings=e)
-        renamed.update(t.renamed)
+        renamed.update(t.last.renamed)
         seen.append(ids_by_det(out).get(0))
     fresh = seen[1]
     assert fresh not in (None, old) and seen[-1] == old and renamed == {fresh: old}

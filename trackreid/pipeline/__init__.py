@@ -15,7 +15,7 @@ leaving the loop early keeps everything up to the last frame, with a ``summary.j
 """
 from __future__ import annotations
 
-from trackreid.pipeline.embed import embed_detections, embed_many, embed_rows, scatter_embeddings
+from trackreid.pipeline.embed import embed_detections, embed_many, to_embed
 from trackreid.pipeline.models import Models, build_models, build_reid, build_tracker, resolve_device
 from trackreid.pipeline.options import PipelineError, TrackingOptions
 from trackreid.pipeline.runner import Runner, TrackingRun, run, track_video
@@ -25,6 +25,6 @@ from trackreid.pipeline.summary import STAGES, StageStats, run_summary, source_r
 __all__ = [
     "FrameResult", "Models", "PipelineError", "Runner", "STAGES", "SourceRun", "StageStats", "TrackingOptions",
     "TrackingRun",
-    "build_models", "build_reid", "build_tracker", "embed_detections", "embed_many", "embed_rows", "resolve_device",
-    "run", "run_summary", "scatter_embeddings", "source_report", "source_summary", "track_video", "utc_now",
+    "build_models", "build_reid", "build_tracker", "embed_detections", "embed_many", "resolve_device",
+    "run", "run_summary", "to_embed", "source_report", "source_summary", "track_video", "utc_now",
 ]

@@ -179,8 +179,9 @@ class TrackingRun(Runner):
         frames = self._overlapped(_detections(self._prefetcher, run.models.detector))
         index = -1
         for index, frame, decode_ms, dets, detect_ms in frames:
-            emb, embed_ms = embed_detections(run.models.encoder, run.tracker, frame, dets)
-            res = run.step(index, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms, "embed": embed_ms})
+            given, emb, embed_ms = embed_detections(run.models.encoder, run.tracker, frame, dets)
+            res = run.step(index, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms, "embed": embed_ms},
+                           given=given)
             quit_requested = o.show and _show(run.annotated)
             if self._bar is not None:
                 self._bar.update(1)

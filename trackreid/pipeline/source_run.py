@@ -11,6 +11,8 @@ from trackreid.io.deferred import FinalRows
 from trackreid.pipeline.models import Models, build_tracker
 from trackreid.pipeline.options import TrackingOptions
 from trackreid.pipeline.summary import StageStats, source_summary
+from trackreid.tracking.tracker import Tracker
+from trackreid.types import TrackerOutput
 
 
 @dataclass
@@ -73,7 +75,7 @@ class SourceRun:
         self.rows = FinalRows.for_tracker(self.outputs, self.tracker, listeners=[self._on_final])
         self.drawer = None
         self.annotated: np.ndarray | None = None  # the last frame drawn (for --show)
-        self.relabel = None  # (frame, tracks, tracker) -> global IDs; set by a multi-camera linker
+        self.relabel = None  # (frame, TrackerOutput) -> global IDs; set by a multi-camera linker
         self.reentries = 0  # identities that came back (identity memory), counted per return
         if opts.show or (self.outputs is not None and self.outputs.wants_image):
             from trackreid.io.draw import TrackDrawer
@@ -102,14 +104,16 @@ class SourceRun:
         if len(tracks):
             self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
 
-    def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float]) -> FrameResult:
-        """Associate, draw and write frame ``index`` (0-based); ``timings`` holds decode/detect/embed so far. The
-        result's ``events`` are those that became final in this step (of this frame or an earlier one)."""
+    def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float],
+             given=None) -> FrameResult:
+        """Associate, draw and write frame ``index`` (0-based); ``timings`` holds decode/detect/embed so far.
+        ``given``: what :func:`~trackreid.pipeline.embed.to_embed` said to pass the tracker for ``dets`` (default:
+        ``dets``), ``emb`` the embeddings of the boxes it named. The result's ``events`` are those that became final
+        in this step (of this frame or an earlier one)."""
         t0 = time.perf_counter()
-        trk = self.tracker
-        tracks = np.asarray(trk.update(dets, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
-        reentries = dict(getattr(trk, "reentries", None) or {})
-        gids = self.relabel(index + 1, tracks, trk) if self.relabel is not None and len(tracks) else None
+        out = self._track(dets if given is None else given, frame, emb)
+        tracks, reentries = out.tracks, out.reentries
+        gids = self.relabel(index + 1, out) if self.relabel is not None and len(tracks) else None
         t1 = time.perf_counter()
         shown = tracks
         if gids is not None:
@@ -130,6 +134,15 @@ class SourceRun:
         self.n_dets += len(dets)
         self.n_tracks += len(tracks)
         return FrameResult(index, tracks, dets, frame, timings, global_ids=gids, reentries=reentries, events=events)
+
+    def _track(self, given, frame, emb) -> TrackerOutput:
+        """The tracker's answer for one frame; a tracker other than ours (BoxMOT's ``update`` interface) gives
+        only the tracks (and ``reentries`` if it has them)."""
+        trk = self.tracker
+        if isinstance(trk, Tracker):
+            return trk.step(given, frame, embeddings=emb)
+        tracks = np.asarray(trk.update(given, frame, embeddings=emb), dtype=np.float64).reshape(-1, 8)
+        return TrackerOutput(tracks, dict(getattr(trk, "reentries", None) or {}))
 
     def finish(self, *, wall: float, setup_s: float | None, started: str, extra: dict | None = None) -> dict:
         """Write ``summary.json`` (status and message as set by the caller) and close the outputs."""

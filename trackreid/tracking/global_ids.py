@@ -28,9 +28,7 @@ import numpy as np
 
 from trackreid.tracking.id_log import IdLog
 from trackreid.tracking.memory import IdentityMemory, distinct_matches
-from trackreid.tracking.store import rows_of
-from trackreid.tracking.track import TENTATIVE
-from trackreid.types import l2_normalise
+from trackreid.types import TrackerOutput, l2_normalise
 
 
 @dataclass
@@ -127,7 +125,7 @@ class Topology:
 
 
 class GlobalIdentities:
-    """Per-camera track IDs -> global IDs (see the module docstring). ``relabel(cam, frame, tracks, tracker)`` is
+    """Per-camera track IDs -> global IDs (see the module docstring). ``relabel(cam, frame, tracker_output)`` is
     called by each camera's run after its tracker, before the outputs are written."""
 
     def __init__(self, cameras: list[str], config: LinkConfig | None = None, topology: Topology | None = None,
@@ -223,7 +221,7 @@ class GlobalIdentities:
     def attach(self, cam: int, run) -> None:
         """Make a :class:`~trackreid.pipeline.SourceRun` write global IDs (its ``relabel`` hook), every output that
         records IDs held back until they are final (``SourceRun.hold_rows``)."""
-        run.relabel = lambda frame, tracks, tracker: self.relabel(cam, frame, tracks, tracker)
+        run.relabel = lambda frame, out: self.relabel(cam, frame, out)
         run.hold_rows(lambda lids: self.state(cam, lids), write_delay(self.cfg), rename=False)
 
     def state(self, cam: int, lids) -> tuple[np.ndarray, np.ndarray]:
@@ -237,17 +235,16 @@ class GlobalIdentities:
                           for lid in lids], bool)
         return gids, final
 
-    def relabel(self, cam: int, frame: int, tracks: np.ndarray, tracker) -> np.ndarray:
-        """Global IDs (M,) for the tracker output ``tracks`` (M, 8) of camera ``cam`` at ``frame``."""
-        return self.link(cam, frame, tracks, *track_appearance(tracker, tracks[:, 4].astype(np.int64)),
-                         renamed=getattr(tracker, "renamed", None))
+    def relabel(self, cam: int, frame: int, out: TrackerOutput) -> np.ndarray:
+        """Global IDs (M,) for the tracks of camera ``cam``'s tracker at ``frame`` (its ``step`` result)."""
+        return self.link(cam, frame, out.tracks, *out.appearance(), renamed=out.renamed)
 
     def link(self, cam: int, frame: int, tracks: np.ndarray, feats: np.ndarray, has: np.ndarray,
              held: np.ndarray | None = None, renamed: dict | None = None) -> np.ndarray:
-        """:meth:`relabel` with the tracks' smoothed features given (:func:`track_appearance`): what a remote bank
+        """:meth:`relabel` with the tracks' smoothed features given (``TrackerOutput.appearance``): what a remote bank
         gets. ``held``: local IDs the camera's tracker still holds (live or lost; default: those in ``tracks``),
         whose global IDs no other track of the camera may take. ``renamed``: the tracker's young tracks that just
-        switched to a remembered local ID (``Tracker.renamed``)."""
+        switched to a remembered local ID (``TrackerOutput.renamed``)."""
         self._alias[cam].record(renamed or {}, frame)
         if renamed:
             self._rename(cam, renamed)
@@ -371,18 +368,3 @@ def link_horizon(cfg: LinkConfig) -> int:
     """Frames after its last sighting that what a linker knows of a local track is kept: as long as rows may wait
     for it and it may still be compared with the bank."""
     return max(int(cfg.settle), write_delay(cfg)) + 1
-
-
-def track_appearance(tracker, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Smoothed features (M, D) of the tracker's tracks ``ids``, which of them have one (M,), and every ID the
-    tracker still holds (confirmed or lost)."""
-    m = len(ids)
-    T = getattr(tracker, "tracks", None)
-    if T is None or not getattr(T, "dim", 0) or m == 0:
-        return np.zeros((m, 0), np.float32), np.zeros(m, bool), ids
-    n = T.n
-    held = T.track_id[:n][T.state[:n] != TENTATIVE]
-    rows = rows_of(T.track_id[:n], ids)
-    has = rows >= 0
-    has[has] = T.has_feat[rows[has]]
-    return T.feat[np.where(has, rows, 0)].astype(np.float32), has, held

@@ -180,16 +180,6 @@ class Tracker:
             self.cmc.reset()
 
     # ------------------------------------------------------------------ introspection
-    @property
-    def reentries(self) -> dict[int, int]:
-        """Track IDs that re-entered in the last frame (``last.reentries``)."""
-        return self.last.reentries
-
-    @property
-    def renamed(self) -> dict[int, int]:
-        """Young tracks that switched to a remembered or lost identity in the last frame (``last.renamed``)."""
-        return self.last.renamed
-
     def state_counts(self) -> dict[str, int]:
         """Number of live tracks in each state."""
         st = self.tracks.state[: self.tracks.n]
