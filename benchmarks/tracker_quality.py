@@ -23,7 +23,7 @@ nobody comes back (false-merge check). Embeddings are cached under ``--cache``.
 
     trackreid-synth sprites /tmp/trk_sprites --from ../shared/data/mot17-mini
     python benchmarks/tracker_quality.py --reentry --sprites /tmp/trk_sprites \
-        --weights ../shared/data/reid/osnet_x0_25_market1501.pt --people 12 --frames 600
+        --weights osnet_x0_25_market1501 --people 12 --frames 600
 """
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ import numpy as np
 from trackreid import Tracker, TrackerConfig
 
 DIM = 128
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 class EmbeddingFeed:
@@ -215,8 +214,9 @@ def reentry_table(args) -> dict:
 
     sprites = load_sprites(args.sprites)
     tag = "none" if args.weights == "none" else Path(args.weights).stem
-    kinds = {"ours, memory (update)": ("ours", TrackerConfig()),
-             "ours, memory: false": ("ours", TrackerConfig(memory=False))}
+    base = tracker_settings(args)
+    kinds = {"ours, memory (update)": ("ours", TrackerConfig(**base)),
+             "ours, memory: false": ("ours", TrackerConfig(**{**base, "memory": False}))}
     if importlib.util.find_spec("boxmot") is not None:
         kinds["BoxMOT BotSort (ReID)"] = ("botsort", None)
     else:
@@ -243,6 +243,23 @@ def reentry_table(args) -> dict:
     return results
 
 
+def tracker_settings(args) -> dict:
+    """TrackerConfig keys for our rows: ``--set key=value`` on top of the thresholds stored with the re-entry
+    table's encoder (as a run with that encoder uses them)."""
+    import yaml
+
+    from trackreid.reid.thresholds import stored_thresholds
+
+    scale = stored_thresholds(args.weights) if (args.reentry or args.no_return) and args.weights != "none" else None
+    out = scale.tracker_settings() if scale is not None else {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in TrackerConfig.__dataclass_fields__ or not value:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with a TrackerConfig key")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
 def print_table(results: dict) -> None:
     names = [n for n in next(iter(results.values())) if n != "COMBINED"]
     print(f"{'tracker':<26} | {'HOTA':>6} | {'IDF1':>6} | {'MOTA':>6} | {'IDSW':>5} | {'IDs':>4} | per-seed IDF1")
@@ -265,9 +282,12 @@ def main(argv=None) -> None:
     p.add_argument("--reentry", action="store_true", help="the re-entry table (identity memory) instead")
     p.add_argument("--no-return", action="store_true", help="re-entry table on scenes where nobody comes back")
     p.add_argument("--sprites", help="sprite set for the re-entry table (Market-1501 layout)")
-    p.add_argument("--weights", default=str(SHARED / "reid" / "osnet_x0_25_market1501.pt"),
-                   help="OSNet x0.25 weights for the re-entry table; 'none' = untrained")
+    p.add_argument("--weights", default="osnet_x0_25_msmt17",
+                   help="OSNet x0.25 weights for the re-entry table (its stored thresholds apply; default: the "
+                        "bundled default, in fp32); 'none' = untrained")
     p.add_argument("--cache", default="/tmp/trackreid_reentry_emb", help="embedding cache folder")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a TrackerConfig setting for our rows (repeatable), e.g. --set memory_thresh=0.2")
     args = p.parse_args(argv)
     if args.reentry or args.no_return:
         if not args.sprites:
@@ -277,7 +297,8 @@ def main(argv=None) -> None:
     kinds = {k: v for k, v in TRACKERS.items() if not args.only or v in args.only}
     print(f"synthetic scenes: seeds {args.seeds}, {args.people} people, {args.frames} frames, "
           f"{DIM}-d embeddings with noise {args.noise}")
-    results = evaluate(kinds, args.seeds, args.people, args.frames, args.noise)
+    results = evaluate(kinds, args.seeds, args.people, args.frames, args.noise,
+                       config=TrackerConfig(**tracker_settings(args)) if args.set else None)
     print()
     print_table(results)
 

@@ -29,13 +29,29 @@ def _ray():
     return ray
 
 
+def _encoder_thresholds(opts: TrackingOptions):
+    """The thresholds stored with the run's ReID weights (the workers load the encoder; the bank needs only these)."""
+    from trackreid.reid.thresholds import stored_thresholds
+    from trackreid.reid.weights import default_weights
+
+    from trackreid.pipeline.models import _NO_REID
+    from trackreid.reid.models.registry import get_spec
+
+    if not isinstance(opts.reid, str) or opts.reid.strip().lower() in _NO_REID:
+        return getattr(opts.reid, "thresholds", None)  # an encoder object, or motion only
+    if opts.reid_weights is not None:
+        return stored_thresholds(opts.reid_weights)
+    entry = default_weights(get_spec("osnet_x0_25" if opts.reid.lower() == "auto" else opts.reid).name)
+    return stored_thresholds(entry.name) if entry is not None else None
+
+
 class _Bank:
     """The identity bank of a distributed run (a Ray actor): a :class:`GlobalIdentities` over all cameras."""
 
-    def __init__(self, names, topology):
-        from trackreid.tracking.global_ids import GlobalIdentities
+    def __init__(self, names, topology, thresholds=None):
+        from trackreid.pipeline.models import build_linker
 
-        self.linker = GlobalIdentities.from_topology(names, topology)
+        self.linker = build_linker(names, topology, thresholds)
 
     def link(self, cam, frame, tracks, feats, has, held, renamed=None):
         """The tracks' global IDs and whether each is final (:meth:`GlobalIdentities.state`)."""
@@ -133,7 +149,8 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
     out = Path(opts.output)
     out.mkdir(parents=True, exist_ok=True)
     opts = TrackingOptions.make(opts, quiet=True)
-    bank = ray.remote(_Bank).options(num_cpus=0).remote(names, topology) if global_ids else None
+    bank = ray.remote(_Bank).options(num_cpus=0).remote(names, topology, _encoder_thresholds(opts)) \
+        if global_ids else None
     groups = [list(range(k, len(sources), n)) for k in range(n)]
     actor = ray.remote(_Worker).options(num_cpus=cpus_per_worker, num_gpus=1 if on_gpu else 0, max_restarts=0)
     calls = {}

@@ -21,7 +21,7 @@ from typing import Generator
 
 from trackreid.io.sources import Prefetcher, open_source, source_name
 from trackreid.pipeline.embed import embed_many, to_embed
-from trackreid.pipeline.models import build_models
+from trackreid.pipeline.models import build_linker, build_models
 from trackreid.pipeline.options import PipelineError, TrackingOptions
 from trackreid.pipeline.runner import RunClock, Runner
 from trackreid.pipeline.source_run import FrameResult, SourceRun
@@ -137,9 +137,7 @@ class StreamsRun(Runner):
                 for d in o.detector[1:]]
         linker = self._linker
         if self.global_ids and linker is None:
-            from trackreid.tracking.global_ids import GlobalIdentities
-
-            linker = GlobalIdentities.from_topology(self.names, self.topology)
+            linker = build_linker(self.names, self.topology, getattr(models.encoder, "thresholds", None))
         streams = []
         for i, (name, spec) in enumerate(zip(self.names, self.sources)):
             st = _Stream(i, name, spec)

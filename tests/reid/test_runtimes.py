@@ -21,7 +21,7 @@ BOXES = np.array([[10, 20, 60, 140], [100.5, 30.25, 170, 220], [200, 0, 320, 240
 
 @pytest.fixture(scope="module")
 def torch_enc():
-    return build_encoder("osnet_x0_25", device="cpu", runtime="torch")  # the bundled trained weights
+    return build_encoder("osnet_x0_25", weights="osnet_x0_25_market1501", device="cpu", runtime="torch")
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +122,16 @@ def test_graph_without_output_is_refused(tmp_path):
 def test_file_name_and_runtime_must_agree(onnx_file):
     with pytest.raises(ValueError, match="holds osnet_x0_25, not osnet_x1_0"):
         build_encoder("osnet_x1_0", weights=onnx_file, device="cpu")
-    with pytest.raises(ValueError, match="runtime 'torch' cannot run"):
-        build_encoder(None, weights=onnx_file, device="cpu", runtime="torch")
+    with pytest.raises(ValueError, match="runtime 'openvino' cannot run"):
+        build_encoder(None, weights=onnx_file, device="cpu", runtime="openvino")
+
+
+def test_onnx_file_reads_into_pytorch_with_runtime_torch(onnx_file, torch_enc):
+    """runtime='torch' reads an OSNet .onnx back into the network (trackreid.reid.onnx_checkpoint), our own
+    exports included (their graph wraps the network in an L2 normalisation)."""
+    enc = build_encoder(None, weights=onnx_file, device="cpu", runtime="torch")
+    assert enc.model is not None and enc.spec.name == "osnet_x0_25"
+    assert _cos(enc(FRAME, BOXES), torch_enc(FRAME, BOXES)).min() >= 0.999
 
 
 def test_tensorrt_engine(tmp_path):

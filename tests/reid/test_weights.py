@@ -323,6 +323,24 @@ def test_bundled_weights_are_shipped_and_verified(monkeypatch, tmp_path):
     assert ck.num_classes == 751 and W.checkpoint_arch(ck) == "osnet_x0_25"
 
 
+def test_bundled_default_is_the_msmt17_network_with_its_digest(shared_data):
+    """The default osnet_x0_25 weights ship in the package under their recorded sha256 and hold exactly the
+    tensors of BoxMOT's MSMT17 ONNX export, read back into our network."""
+    import torch
+
+    from trackreid.reid.onnx_checkpoint import read_onnx_checkpoint
+
+    entry = W.default_weights("osnet_x0_25")
+    assert entry.name == "osnet_x0_25_msmt17" and entry.training_set == "msmt17"
+    path = W.resolve_weights(entry.name)
+    assert path == W.bundled_path(entry) and W.sha256_file(path) == entry.sha256
+    onnx_file = shared_data / "reid" / "osnet_x0_25_msmt17.onnx"
+    assert W.sha256_file(onnx_file) in entry.same_network_sha256
+    bundled, rebuilt = W.read_checkpoint(entry.name).state_dict, read_onnx_checkpoint(onnx_file).state_dict
+    assert bundled.keys() == rebuilt.keys() and all(torch.equal(bundled[k], rebuilt[k]) for k in bundled)
+    assert W.identify(onnx_file) == entry and W.identify(path) == entry
+
+
 def test_corrupted_bundled_file_fails_its_sha256(monkeypatch, tmp_path):
     entry = W.get_entry("osnet_x0_25_market1501")
     data = bytearray(W.bundled_path(entry).read_bytes())
@@ -336,8 +354,8 @@ def test_corrupted_bundled_file_fails_its_sha256(monkeypatch, tmp_path):
     assert "\n" not in msg and entry.sha256 in msg and "reinstall" in msg and str(tmp_path) in msg
     from trackreid.reid.encoder import build_encoder
 
-    with pytest.raises(W.ChecksumError, match="damaged"):  # the default fp32 encoder refuses it too
-        build_encoder("osnet_x0_25", device="cpu", runtime="torch")
+    with pytest.raises(W.ChecksumError, match="damaged"):  # an fp32 encoder of these weights refuses it too
+        build_encoder("osnet_x0_25", weights="osnet_x0_25_market1501", device="cpu", runtime="torch")
     (tmp_path / entry.bundled).unlink()
     with pytest.raises(W.ChecksumError, match="missing"):
         W.resolve_weights("osnet_x0_25_market1501")
@@ -345,7 +363,8 @@ def test_corrupted_bundled_file_fails_its_sha256(monkeypatch, tmp_path):
 
 def test_default_weights_per_architecture():
     d = {m: (W.default_weights(m).name if W.default_weights(m) else None) for m in list_models()}
-    assert d["osnet_x0_25"] == "osnet_x0_25_market1501" and W.default_weights("osnet_x0_25").bundled
+    assert d["osnet_x0_25"] == "osnet_x0_25_msmt17" and W.default_weights("osnet_x0_25").bundled
+    assert W.bundled_path(W.get_entry("osnet_x0_25_market1501")).is_file()  # still selectable by name
     assert d["osnet_x1_0"] == "osnet_x1_0_market1501" and d["osnet_ain_x1_0"] == "osnet_ain_x1_0_msmt17"
     assert d["bdb"] is None and d["pmm"] is None
     for arch, name in d.items():  # every default is a trained ReID model of that architecture
@@ -359,7 +378,7 @@ def test_bundled_int8_export_is_verified(monkeypatch, tmp_path):
     stops the default CPU encoder with one line."""
     import shutil
 
-    exp = W.bundled_export("osnet_x0_25_market1501", "openvino", "int8")
+    exp = W.bundled_export("osnet_x0_25_msmt17", "openvino", "int8")
     assert exp is not None and set(exp.files) == {n for n in exp.files if n.endswith((".xml", ".bin"))}
     folder = W.verified_export(exp)
     assert sorted(p.name for p in folder.iterdir()) == sorted(exp.files)

@@ -22,24 +22,37 @@ def resolve_device(device: str | int | None = "auto") -> str:
         raise PipelineError(str(exc)) from None
 
 
-def build_tracker(tracker_config=None, tracker=None):
-    """A Tracker from a YAML path, a dict of overrides, a TrackerConfig, or None (defaults)."""
+def build_tracker(tracker_config=None, tracker=None, encoder=None):
+    """A Tracker from a YAML path, a dict of overrides, a TrackerConfig, or None (defaults). The thresholds stored
+    with ``encoder``'s weights (``encoder.thresholds``) fill the keys a YAML file or dict leaves out; a
+    TrackerConfig is used as given."""
     from trackreid.tracking.tracker import Tracker, TrackerConfig
 
     if tracker is not None:
         return tracker
+    scale = getattr(encoder, "thresholds", None)
+    defaults = scale.tracker_settings() if scale is not None else None
     if tracker_config is None:
-        cfg = TrackerConfig()
+        cfg = TrackerConfig.from_dict({}, defaults)
     elif isinstance(tracker_config, TrackerConfig):
         cfg = tracker_config
     elif isinstance(tracker_config, dict):
-        cfg = TrackerConfig.from_dict(tracker_config)
+        cfg = TrackerConfig.from_dict(tracker_config, defaults)
     else:
         path = Path(tracker_config)
         if not path.is_file():
             raise PipelineError(f"tracker config {str(tracker_config)!r} does not exist (expected a YAML file)")
-        cfg = TrackerConfig.from_yaml(path)
+        cfg = TrackerConfig.from_yaml(path, defaults)
     return Tracker(cfg)
+
+
+def build_linker(names: list[str], topology=None, scale=None):
+    """The cross-camera linker of a multi-source run, with the linking threshold of ``scale`` (the encoder's
+    :class:`~trackreid.reid.thresholds.EncoderThresholds`; None: ``LinkConfig``'s default)."""
+    from trackreid.tracking.global_ids import GlobalIdentities, LinkConfig
+
+    config = LinkConfig(**scale.link_settings()) if scale is not None else None
+    return GlobalIdentities.from_topology(names, topology, config)
 
 
 def build_reid(reid, reid_weights=None, device="cpu", half=None, runtime: str = "auto", threads: int | None = None,

@@ -48,7 +48,8 @@ class SourceRun:
     def __init__(self, source, info, opts: TrackingOptions, models: Models, *, output=None, tracker=None,
                  camera: int = 0):
         self.source, self.info, self.opts, self.models = source, info, opts, models
-        self.tracker = build_tracker(opts.tracker_config, tracker if tracker is not None else opts.tracker)
+        self.tracker = build_tracker(opts.tracker_config, tracker if tracker is not None else opts.tracker,
+                                     models.encoder)
         self.stats = StageStats()
         self.ids_seen: set[int] = set()
         self.n_dets = self.n_tracks = 0

@@ -33,6 +33,7 @@ from trackreid.types import validate_frame
 from .runtimes import OpenVINORunner as _OpenVINORunner
 from .runtimes import OrtRunner as _OrtRunner
 from .runtimes import _streams as _check_streams
+from .thresholds import stored_thresholds
 from .runtimes import default_threads, file_format, load_runner, onnxruntime_available, openvino_available
 
 __all__ = ["Encoder", "build_encoder", "resolve_torch_device"]
@@ -212,12 +213,12 @@ class Encoder:
     streams`` threads each (None: one per thread; 1: one inference on every thread, the old way; see
     ``trackreid.reid.runtimes``). runner: a ready runner from
     ``trackreid.reid.runtimes.load_runner`` (an exported file); it decides the runtime and device, ``model`` is
-    then None.
+    then None. thresholds: see the attribute.
     """
 
     def __init__(self, model: torch.nn.Module | None, spec, device="auto", half: bool | None = None,
                  batch_size: int = 64, sampling_ratio: int = 0, weights_report=None, runtime: str = "auto",
-                 threads: int | None = None, runner=None, streams: int | None = None):
+                 threads: int | None = None, runner=None, streams: int | None = None, thresholds=None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         if runner is None and runtime not in RUNTIMES:
@@ -250,6 +251,9 @@ class Encoder:
         self.batch_size = batch_size
         self.sampling_ratio = int(sampling_ratio)
         self.weights_report = weights_report
+        self.thresholds = thresholds
+        """Distance thresholds on this encoder's scale (:class:`~trackreid.reid.thresholds.EncoderThresholds`), when
+        its weights are known; None: the tracker's defaults apply."""
         self.dtype = torch.float16 if self.half else torch.float32
         self.model = None
         if model is not None:
@@ -474,8 +478,9 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         * a PyTorch checkpoint path or a known weights name (``osnet_x0_25_market1501``).
         * an exported file: ``.onnx`` (ONNX Runtime; its CUDA provider on a GPU when installed), an OpenVINO IR
           ``.xml`` or its folder (OpenVINO, CPU), a TensorRT ``.engine`` (CUDA). Input size and embedding size come
-          from the file; ``runtime``, ``half`` and the ``name`` (if given, it must match what the file records) do
-          not change what runs.
+          from the file; ``half`` and the ``name`` (if given, it must match what the file records) do not change
+          what runs. ``runtime="torch"`` runs an OSNet ``.onnx`` in PyTorch instead (its tensors read back into
+          our network by :mod:`trackreid.reid.onnx_checkpoint`).
     device: "auto" (CUDA if usable, else CPU), "cpu", "cuda", "cuda:N". half: fp16 (CUDA only); None = on CUDA.
     batch_size: crops per forward pass. runtime: "auto" (on the CPU with default weights: their bundled INT8
         OpenVINO export when there is one and OpenVINO is installed; otherwise ONNX Runtime fp32, else OpenVINO,
@@ -486,12 +491,13 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     trust / allow_unverified: see ``trackreid.reid.weights``.
     """
     from .models.registry import build_model, get_spec
-    from .weights import checkpoint_arch, load_weights, read_checkpoint
+    from .weights import checkpoint_arch, default_weights, load_weights, read_checkpoint
 
     if isinstance(name, str) and name.strip().lower() == "auto":
         name = None
     untrained = weights is not None and isinstance(weights, str) and weights.strip().lower() in {"", "none"}
-    if weights is not None and not untrained and file_format(weights) is not None:
+    onnx_in_torch = runtime == "torch" and file_format(weights) == "onnxruntime" if weights is not None else False
+    if weights is not None and not untrained and file_format(weights) is not None and not onnx_in_torch:
         return _encoder_from_file(name, weights, device, batch_size, sampling_ratio, runtime, threads, half,
                                   streams)
     ck = None
@@ -520,8 +526,10 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
         warnings.warn(NO_WEIGHTS_WARNING.format(name=spec.name), UserWarning, stacklevel=2)
     else:
         report = load_weights(model, ck, arch=spec.name)
+    known = default_weights(spec.name).name if weights is None and ck is not None else weights
     return Encoder(model, spec, device=device, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio,
-                   weights_report=report, runtime=runtime, threads=threads, streams=streams)
+                   weights_report=report, runtime=runtime, threads=threads, streams=streams,
+                   thresholds=None if untrained else stored_thresholds(known))
 
 
 def _default_cpu_export(arch: str) -> Path | None:
@@ -565,8 +573,9 @@ def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, 
 
     fmt = file_format(path)
     if runtime not in ("auto", fmt):
+        more = " or runtime='torch' to read an OSNet export into PyTorch" if fmt == "onnxruntime" else ""
         raise ValueError(f"runtime {runtime!r} cannot run {os.fspath(path)}: that file runs in {fmt} "
-                         "(leave runtime='auto')")
+                         f"(leave runtime='auto'{more})")
     dev = resolve_torch_device(device)
     if fmt == "openvino" and dev.type != "cpu":
         if str(device).lower() not in ("auto", "none"):
@@ -594,4 +603,5 @@ def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, 
                      tuple(meta.get("std", IMAGENET_STD)), runner.info.dim)
     what = f"{meta.get('precision', '')} {fmt} export of {meta['weights']}" if meta.get("weights") else f"{fmt} file"
     return Encoder(None, spec, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio, runner=runner,
-                   threads=threads, streams=streams, weights_report=f"{what.strip()} ({os.fspath(path)})")
+                   threads=threads, streams=streams, weights_report=f"{what.strip()} ({os.fspath(path)})",
+                   thresholds=stored_thresholds(path, meta))

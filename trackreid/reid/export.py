@@ -98,9 +98,13 @@ def _load(name: str, weights, model: torch.nn.Module | None):
 def _meta(spec, weights, precision: str) -> str:
     w = None if weights is None else (Path(os.fspath(weights)).name if not isinstance(weights, str) or
                                       os.sep in weights or Path(weights).suffix else weights)
+    from .thresholds import stored_thresholds
+
+    known = stored_thresholds(weights) if weights is not None else None
     return json.dumps({"format": "trackreid-reid-export", "arch": spec.name, "weights": w,
                        "input_size": list(spec.input_size), "feature_dim": spec.feature_dim,
-                       "mean": list(spec.mean), "std": list(spec.std), "precision": precision})
+                       "mean": list(spec.mean), "std": list(spec.std), "precision": precision,
+                       **({"thresholds": known.to_dict()} if known is not None else {})})
 
 
 def _onnx_bytes(net: torch.nn.Module, example: torch.Tensor, opset: int = 17) -> bytes:

@@ -100,6 +100,8 @@ class WeightsEntry:
     source: str = ""
     bundled: str | None = None  #: path of the copy shipped in the package, relative to ``BUNDLED_ROOT``; None: none
     licence: str = ""
+    thresholds: dict | None = None  #: distance thresholds on this encoder's scale (``trackreid.reid.thresholds``)
+    same_network_sha256: tuple = ()  #: digests of other files holding the same network (e.g. its ONNX export)
 
 
 @lru_cache(maxsize=1)
@@ -115,6 +117,7 @@ def known_weights() -> dict[str, WeightsEntry]:
     for e in doc["weights"]:
         e = dict(e)
         e["input_size"] = tuple(e.get("input_size", (256, 128)))
+        e["same_network_sha256"] = tuple(e.get("same_network_sha256", ()))
         out[e["name"]] = WeightsEntry(**e)
     return out
 
@@ -131,6 +134,22 @@ def get_entry(name: str) -> WeightsEntry | None:
     """The manifest entry for ``name`` (``.pt``/``.pth`` suffix and case ignored), or None."""
     key = _strip_suffix(Path(str(name)).name).lower()
     return known_weights().get(key)
+
+
+def identify(path_or_name) -> WeightsEntry | None:
+    """The manifest entry of a known weights name, or of a file that holds known weights (its name is a manifest
+    name and its sha256 is that entry's, or of a file with the same network); None for anything else (a model
+    fine-tuned under a known file name is not mistaken for the original)."""
+    if path_or_name is None:
+        return None
+    path = Path(os.fspath(path_or_name)).expanduser()
+    if not path.is_file():
+        return get_entry(str(path_or_name))
+    entry = get_entry(path.stem)
+    if entry is None:
+        return None
+    digest = sha256_file(path)
+    return entry if digest == entry.sha256 or digest in entry.same_network_sha256 else None
 
 
 def default_weights(arch: str) -> WeightsEntry | None:
@@ -376,7 +395,8 @@ class Checkpoint:
     """A checkpoint's tensors and what is known about them.
 
     state_dict: parameter name -> tensor, wrappers and ``module.`` prefixes removed.
-    kind: "trackreid", "torchreid" (a dict holding ``state_dict``), or "state_dict" (a bare one, as BoxMOT ships).
+    kind: "trackreid", "torchreid" (a dict holding ``state_dict``), "state_dict" (a bare one, as BoxMOT ships), or
+    "onnx" (an OSNet ONNX export read back by :mod:`trackreid.reid.onnx_checkpoint`).
     arch: architecture recorded in the file (trackreid checkpoints) or None. path: where it came from.
     meta: what else the file records (epoch, metrics; a trackreid checkpoint's training ``input_size`` [H, W]).
     """
@@ -464,6 +484,10 @@ def read_checkpoint(path_or_name, *, trust: bool = False, allow_unverified: bool
     import torch
 
     path = resolve_weights(path_or_name, allow_unverified=allow_unverified)
+    if path.suffix.lower() == ".onnx":  # an OSNet export, rebuilt in our parameter names
+        from .onnx_checkpoint import read_onnx_checkpoint
+
+        return read_onnx_checkpoint(path)
     obj = _torch_load(path, trust)
     kind, arch, ncls, meta = "state_dict", None, None, {}
     if isinstance(obj, torch.nn.Module):  # only reachable with trust=True

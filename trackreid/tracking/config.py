@@ -32,7 +32,9 @@ class TrackerConfig:
     """Weight of the appearance distance in the fused cost (the rest goes to ``1 - IoU``); 0 = motion only."""
     appearance_thresh: float = 0.5
     """Cosine distance above which a track and a detection are never matched (a veto on clear mismatches, so a
-    crossing cannot hand a track to someone who looks different)."""
+    crossing cannot hand a track to someone who looks different). This, ``reid_thresh`` and ``memory_thresh`` are
+    on the scale of OSNet x0.25 Market-1501, with which they were tuned; an encoder whose weights record their own
+    (``trackreid.reid.thresholds``, e.g. the default MSMT17 one) replaces them unless they are set explicitly."""
     appearance_margin: float = 0.1
     """Appearance alone may join a track and a detection (beyond the IoU rule of motion-only matching, or to
     re-identify a lost track) only for a mutual-best pair whose cosine distance beats the runner-up of its row and of
@@ -162,19 +164,21 @@ class TrackerConfig:
         return [f.name for f in fields(cls)]
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrackerConfig":
-        """Build from a mapping; unknown keys raise ``ValueError`` listing the valid ones."""
+    def from_dict(cls, values: dict, defaults: dict | None = None) -> "TrackerConfig":
+        """Build from a mapping; unknown keys raise ``ValueError`` listing the valid ones. ``defaults``: values for
+        the keys ``values`` leaves out (e.g. the encoder's thresholds), before the class defaults."""
         if not isinstance(values, dict):
             raise ValueError(f"tracker config: expected a mapping of settings, got {type(values).__name__}")
         valid = cls.field_names()
         unknown = sorted(set(values) - set(valid))
         if unknown:
             raise ValueError(f"tracker config: unknown key(s) {unknown}; valid keys are: {', '.join(valid)}")
-        return cls(**values)
+        return cls(**{**(defaults or {}), **values})
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "TrackerConfig":
-        """Load settings from a YAML mapping (the CLI's ``--tracker-config``); absent keys keep their defaults."""
+    def from_yaml(cls, path: str | Path, defaults: dict | None = None) -> "TrackerConfig":
+        """Load settings from a YAML mapping (the CLI's ``--tracker-config``); absent keys keep their defaults
+        (``defaults``, then the class's)."""
         import yaml
 
         path = Path(path)
@@ -185,7 +189,7 @@ class TrackerConfig:
         if values is None:
             values = {}
         try:
-            return cls.from_dict(values)
+            return cls.from_dict(values, defaults)
         except ValueError as exc:
             raise ValueError(f"{exc} (in {path})") from None
 

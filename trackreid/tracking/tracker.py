@@ -147,8 +147,9 @@ class Tracker:
     """
 
     def __init__(self, config: TrackerConfig | None = None, encoder=None, memory: IdentityMemory | None = None):
-        if config is None:
-            config = TrackerConfig()
+        if config is None:  # the thresholds stored with the encoder's weights, when it has them
+            scale = getattr(encoder, "thresholds", None)
+            config = TrackerConfig.from_dict({}, scale.tracker_settings() if scale is not None else None)
         if not isinstance(config, TrackerConfig):
             raise ValueError(f"config: expected a TrackerConfig, got {type(config).__name__}")
         if encoder is not None and not callable(encoder):

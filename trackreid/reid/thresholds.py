@@ -1,0 +1,116 @@
+"""Distance thresholds that fit an encoder's scale.
+
+The tracker's appearance decisions compare cosine distances with fixed thresholds (the appearance veto, the
+re-identification of lost tracks, the identity memory, cross-camera linking). Encoders differ in scale: one trained
+on more cameras spreads different people further apart and the same person's views a little further too, so
+thresholds tuned with one encoder are too tight or too loose with another. Each known encoder therefore carries
+its own values (the ``thresholds`` of its entry in ``manifest.json``), applied whenever it runs unless the user
+sets a value explicitly.
+
+The values are measured, not tuned: on real person crops (``measure``; MOT17 ground-truth crops, different people
+of the same sequence as the negatives) each threshold keeps the false-match rate the reference encoder
+(``REFERENCE``, whose values were tuned on the tracking benchmarks) has at its tuned value. ``benchmarks/
+encoder_thresholds.py`` runs the procedure for any encoder and prints the values.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["EncoderThresholds", "REFERENCE", "TUNED", "false_match_rates", "pair_distances", "scaled_thresholds",
+           "stored_thresholds", "thresholds_for"]
+
+REFERENCE = "osnet_x0_25_market1501"
+"""The encoder the tracker's thresholds were tuned with (synthetic and real tracking benchmarks)."""
+
+
+@dataclass(frozen=True)
+class EncoderThresholds:
+    """Cosine distances on one encoder's scale (each documented where it is used)."""
+
+    appearance_thresh: float
+    """``TrackerConfig.appearance_thresh``: the appearance veto of association."""
+    reid_thresh: float
+    """``TrackerConfig.reid_thresh``: re-identification of a lost track."""
+    memory_thresh: float
+    """``TrackerConfig.memory_thresh``: a new track taking a remembered or lost identity."""
+    link_thresh: float
+    """``LinkConfig.thresh``: a track taking a global identity from another camera."""
+
+    def tracker_settings(self) -> dict:
+        """The ``TrackerConfig`` keys these values set."""
+        return {"appearance_thresh": self.appearance_thresh, "reid_thresh": self.reid_thresh,
+                "memory_thresh": self.memory_thresh}
+
+    def link_settings(self) -> dict:
+        """The ``LinkConfig`` keys these values set."""
+        return {"thresh": self.link_thresh}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _tuned() -> EncoderThresholds:
+    from trackreid.tracking.config import TrackerConfig
+    from trackreid.tracking.global_ids import LinkConfig
+
+    return EncoderThresholds(TrackerConfig.appearance_thresh, TrackerConfig.reid_thresh,
+                             TrackerConfig.memory_thresh, LinkConfig.thresh)
+
+
+TUNED = _tuned()
+"""The values tuned with the ``REFERENCE`` encoder: the defaults of ``TrackerConfig`` and ``LinkConfig``."""
+
+
+def pair_distances(features: np.ndarray, pids: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distances of (same-identity pairs, different-identity pairs of the same group).
+
+    features: (N, D) embeddings; pids: (N,) identities; groups: (N,) scene or sequence of each crop (negatives are
+    people seen in the same place, the ones a tracker must tell apart)."""
+    f = np.asarray(features, np.float64)
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    dist = 1.0 - f @ f.T
+    upper = np.triu(np.ones(dist.shape, bool), 1)
+    same_id = pids[:, None] == pids[None, :]
+    same_group = groups[:, None] == groups[None, :]
+    return dist[upper & same_id], dist[upper & ~same_id & same_group]
+
+
+def false_match_rates(different: np.ndarray, thresholds: EncoderThresholds) -> dict:
+    """Fraction of different-identity pairs each threshold would accept."""
+    return {k: float(np.mean(different < v)) for k, v in thresholds.to_dict().items()}
+
+
+def scaled_thresholds(reference_different: np.ndarray, different: np.ndarray,
+                      tuned: EncoderThresholds = TUNED) -> EncoderThresholds:
+    """Thresholds for an encoder whose different-identity distances are ``different``: each keeps the false-match
+    rate ``tuned`` has on the reference encoder's ``reference_different`` (same crops for both)."""
+    rates = false_match_rates(reference_different, tuned)
+    return EncoderThresholds(**{k: round(float(np.quantile(different, r)), 3) for k, r in rates.items()})
+
+
+def thresholds_for(weights_name: str | None) -> EncoderThresholds | None:
+    """The thresholds recorded for known weights (a manifest name), or None when none are recorded."""
+    from .weights import get_entry
+
+    entry = get_entry(weights_name) if weights_name else None
+    if entry is None or not entry.thresholds:
+        return None
+    return EncoderThresholds(**entry.thresholds)
+
+
+def stored_thresholds(weights, meta: dict | None = None) -> EncoderThresholds | None:
+    """The thresholds stored with ``weights``: an export's metadata (``meta``), else the manifest entry of known
+    weights (a name, or a file holding them: :func:`trackreid.reid.weights.identify`); None when unknown."""
+    from pathlib import Path
+
+    from .weights import identify
+
+    if meta and isinstance(meta.get("thresholds"), dict):
+        return EncoderThresholds(**meta["thresholds"])
+    entry = identify(weights) if weights is not None else None
+    if entry is None and meta and meta.get("weights") and not Path(str(meta["weights"])).suffix:
+        entry = identify(meta["weights"])  # an export of known weights, made by name
+    return thresholds_for(entry.name) if entry is not None else None
