@@ -3,6 +3,7 @@
     trackreid-train --model osnet_x0_25 --data market1501 --root DIR [--recipe osnet|bdb|pmm|FILE.yaml]
                     [--set key=value ...] [--epochs N] [--batch-size N] [--output DIR] [--resume [PATH]]
                     [--eval-only --weights W] [--device DEV]
+    trackreid-train --eval-only --weights W --data flat|cuhk03_flat --root DIR [--name-pattern RE] [--camera-rule R]
 
 Errors print one line on stderr and exit non-zero (``--debug`` shows the traceback); Ctrl-C writes a checkpoint
 and exits with 130. Multi-GPU: ``torchrun --nproc_per_node=4 -m trackreid.cli.train ...`` (PyTorch DDP).
@@ -28,9 +29,17 @@ def _parser() -> argparse.ArgumentParser:
                                    "(default: the recipe's; for --eval-only, read from the weights file)")
     p.add_argument("--data", help="dataset: market1501, dukemtmcreid, cuhk03_labeled, cuhk03_detected, msmt17, "
                                   "folder (one sub-folder per identity), market_layout (any Market-style folder), "
-                                  "tracks (the crops `trackreid --save-crops N` kept in run folders)")
+                                  "tracks (the crops `trackreid --save-crops N` kept in run folders); for "
+                                  "--eval-only also flat (one folder of IIII_KK.jpg crops: identity, camera) and "
+                                  "cuhk03_flat (the same, CUHK03's cell layout: KK 00-04 one camera, 05-09 the other)")
     p.add_argument("--root", help="folder holding the dataset (for --data tracks: one or more run folders, "
                                   "comma-separated)")
+    p.add_argument("--name-pattern", metavar="REGEX",
+                   help="--data flat/cuhk03_flat: regex with named groups pid and cam (integers) searched in each "
+                        r"file name (default ^(?P<pid>\d+)_(?P<cam>\d+), i.e. IIII_KK.jpg)")
+    p.add_argument("--camera-rule", metavar="RULE",
+                   help="--data flat/cuhk03_flat: camera id from the cam group: cam (as is; flat's default), "
+                        "cam//N (integer division; cuhk03_flat's cam//5) or cam-N")
     p.add_argument("--recipe", help="osnet, bdb, pmm or a YAML file (default: the model's recipe)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any recipe key (repeatable)")
@@ -59,7 +68,8 @@ def _cli_overrides(args: argparse.Namespace) -> dict:
     from trackreid.train.config import parse_set
 
     out = parse_set(args.overrides)
-    for key, val in (("data", args.data), ("root", args.root), ("epochs", args.epochs),
+    for key, val in (("data", args.data), ("root", args.root), ("name_pattern", args.name_pattern),
+                     ("camera_rule", args.camera_rule), ("epochs", args.epochs),
                      ("batch_size", args.batch_size), ("lr", args.lr), ("output", args.output),
                      ("device", args.device), ("workers", args.workers), ("seed", args.seed),
                      ("max_steps", args.max_steps)):

@@ -19,8 +19,16 @@ RECIPE_DIR = Path(__file__).parent / "recipes"
 class TrainConfig:
     # what
     model: str = "osnet_x0_25"  #: architecture name from trackreid.reid.models.registry
-    data: str = "market1501"  #: dataset: market1501, dukemtmcreid, cuhk03_labeled/detected, msmt17, folder, tracks
+    #: dataset: market1501, dukemtmcreid, cuhk03_labeled/detected, msmt17, folder, tracks, and for evaluation only
+    #: flat / cuhk03_flat
+    data: str = "market1501"
     root: str = ""  #: folder holding the dataset (for tracks: run folders separated by commas)
+    #: data flat / cuhk03_flat only: regex whose named groups ``pid`` and ``cam`` read each file name (None: the
+    #: dataset's own, ``^(?P<pid>\d+)_(?P<cam>\d+)`` for IIII_KK.jpg)
+    name_pattern: str | None = None
+    #: data flat / cuhk03_flat only: camera id from the integer ``cam`` group, ``cam``, ``cam//N`` or ``cam-N``
+    #: (None: the dataset's own, ``cam`` for flat, ``cam//5`` for cuhk03_flat)
+    camera_rule: str | None = None
     output: str = "runs/train"  #: folder for checkpoints (last.pt, best.pt), metrics.csv and TensorBoard logs
     #: start from ImageNet weights: true (the file found in the cache folders; random init with a warning when
     #: absent), false (random init), or the path of the ImageNet checkpoint itself (an error when it is missing)
@@ -103,6 +111,9 @@ class TrainConfig:
             raise bad("lr", "a positive number")
         if self.sampler == "pk" and self.batch_size % self.num_instances:
             raise bad("batch_size", f"a multiple of num_instances ({self.num_instances}) for the pk sampler")
+        for name in ("name_pattern", "camera_rule"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise bad(name, "a string (quote it in YAML) or null")
         if not isinstance(self.steps, list):
             self.steps = [int(s) for s in (self.steps if isinstance(self.steps, (tuple, list)) else [self.steps])]
 
@@ -147,7 +158,12 @@ def default_recipe(model: str) -> str:
     return "bdb" if m.startswith("bdb") else "pmm" if m.startswith("pmm") else "osnet"
 
 
+RAW_STRING_KEYS = ("name_pattern", "camera_rule")  #: --set values taken as written, not parsed as YAML
+
+
 def _coerce(name: str, value: Any, default: Any) -> Any:
+    if name in RAW_STRING_KEYS:
+        return None if value is None or value == "" else value
     if name == "pretrained_backbone" and isinstance(value, str) and value.lower() not in (
             "1", "true", "yes", "on", "0", "false", "no", "off"):
         return value  # a file path
@@ -209,7 +225,10 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ValueError(f"--set {item!r}: expected key=value")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v) if v.strip() else ""
+        if k.strip().replace("-", "_") in RAW_STRING_KEYS:  # a regex like [0-9]+ is no YAML list
+            out[k.strip()] = v.strip()
+        else:
+            out[k.strip()] = yaml.safe_load(v) if v.strip() else ""
     return out
 
 

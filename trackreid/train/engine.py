@@ -210,6 +210,11 @@ def evaluate(model: nn.Module, dataset: ReIDDataset, tcfg: TransformConfig, devi
     return {k: float(res[k]) for k in ("mAP", "rank1", "rank5", "rank10")}
 
 
+def dataset_of(cfg: TrainConfig) -> ReIDDataset:
+    """The dataset ``cfg.data`` at ``cfg.root``, with the flat datasets' name options of ``cfg``."""
+    return build_dataset(cfg.data, cfg.root, name_pattern=cfg.name_pattern, camera_rule=cfg.camera_rule)
+
+
 def _rank_world() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -280,8 +285,12 @@ class Trainer:
         if dataset is None:
             # rank 0 first: building a dataset may write files (CUHK03's image extraction), once
             self._barrier(not self.is_main)
-            dataset = build_dataset(cfg.data, cfg.root)
+            dataset = dataset_of(cfg)
             self._barrier(self.is_main)
+        if not dataset.train:
+            raise ValueError(f"{dataset.name} at {dataset.root} has no training images: it is an evaluation-only set "
+                             "(every identity is held out for query/gallery); evaluate with --eval-only --weights "
+                             "FILE, or train on another --data")
         self.dataset = dataset
         if self.is_main:
             self.log(self.dataset.summary())
@@ -622,7 +631,7 @@ def evaluate_weights(weights: str | Path, cfg: TrainConfig, dataset: ReIDDataset
     from trackreid.reid.weights import load_weights
 
     device = resolve_device(cfg.device)
-    dataset = dataset if dataset is not None else build_dataset(cfg.data, cfg.root)
+    dataset = dataset if dataset is not None else dataset_of(cfg)
     log(dataset.summary())
     model = build_model(cfg.model, num_classes=0, pretrained_backbone=False)
     report = load_weights(model, weights, arch=cfg.model)
