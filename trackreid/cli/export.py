@@ -32,8 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--half", action="store_true", help="fp16 weights and I/O (GPU runtimes)")
     p.add_argument("--int8", action="store_true",
                    help="INT8 post-training quantisation with NNCF (onnx, openvino), calibrated on --calib crops")
-    p.add_argument("--calib", default=None, metavar="DIR",
-                   help="crops for INT8 calibration: MOT sequences with gt, a Market-1501 layout or crop images")
+    p.add_argument("--calib", default=None, metavar="DIR", nargs="+",
+                   help="crops for INT8 calibration, pooled from one or more folders: MOT sequences with gt (crops "
+                        "from every annotated frame), a Market-1501 layout or crop images")
     p.add_argument("--calib-count", type=int, default=300, metavar="N", help="calibration crops (default 300)")
     p.add_argument("--check-data", default=None, metavar="DIR",
                    help="crops the export is checked on (default: --calib when labelled, else synthetic)")
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
         if args.int8:
             kw.update(int8=True, calib=args.calib, calib_count=args.calib_count)
         elif args.calib is not None and args.check_data is None:
-            kw["check_data"] = args.calib
+            kw["check_data"] = args.calib[0]
         weights = "none" if args.weights is None else args.weights
         res = export(name, weights, args.format, args.output, **kw)
         print(f"wrote {res.path} ({res.summary()})")

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["CropSet", "load_crop_set", "synthetic_crop_set", "retrieval_scores"]
+__all__ = ["CropSet", "calibration_crops", "load_crop_set", "synthetic_crop_set", "retrieval_scores"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -129,6 +129,48 @@ def load_crop_set(folder, max_images: int = 2000) -> CropSet:
         raise ValueError(f"crops folder {root}: found no person crops (expected MOT sequences with gt/gt.txt and "
                          "img1/, a Market-1501 layout, or .jpg/.png crops)")
     return out
+
+
+def _mot_crops_everywhere(seqs: list[Path], count: int, rng, min_height: float = 64.0,
+                          min_visibility: float = 0.5) -> list:
+    """Up to ``count`` ground-truth crops drawn at random from every annotated frame of ``seqs``."""
+    rows = []
+    for seq in seqs:
+        gt = np.loadtxt(seq / "gt" / "gt.txt", delimiter=",", ndmin=2)
+        if gt.shape[1] >= 9:
+            gt = gt[(gt[:, 6] == 1) & (gt[:, 7] == 1) & (gt[:, 8] >= min_visibility)]
+        gt = gt[gt[:, 5] >= min_height]
+        frames = {int(p.stem): p for p in (seq / "img1").iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()}
+        rows += [(frames[int(r[0])], r) for r in gt if int(r[0]) in frames]
+    picked = [rows[i] for i in sorted(rng.permutation(len(rows))[:count])]
+    crops, cache = [], {}
+    for path, r in picked:
+        img = cache.get(path)
+        if img is None:
+            cache.clear()
+            img = cache[path] = cv2.imread(str(path))
+        h, w = img.shape[:2]
+        x1, y1 = max(int(round(r[2])), 0), max(int(round(r[3])), 0)
+        x2, y2 = min(int(round(r[2] + r[4])), w), min(int(round(r[3] + r[5])), h)
+        if x2 - x1 >= 8 and y2 - y1 >= 16:
+            crops.append(np.ascontiguousarray(img[y1:y2, x1:x2]))
+    return crops
+
+
+def calibration_crops(folders, count: int, seed: int = 0) -> list:
+    """``count`` crops for INT8 calibration pooled from ``folders`` (one path or several): from MOT sequences,
+    ground-truth crops of every annotated frame (not only the first and last); from other folders, their crops."""
+    folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
+    rng = np.random.default_rng(seed)
+    pool = []
+    for folder in folders:
+        root = Path(folder).expanduser()
+        seqs = _mot_sequences(root) if root.is_dir() else []
+        pool += _mot_crops_everywhere(seqs, count, rng) if seqs else load_crop_set(root).crops
+    if not pool:
+        raise ValueError(f"calibration folders {folders}: found no person crops")
+    return [pool[i] for i in sorted(rng.permutation(len(pool))[:count])]
 
 
 @lru_cache(maxsize=2)

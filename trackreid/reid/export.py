@@ -150,17 +150,18 @@ def _check_set(check_data, calib, need_labels: bool):
                               "gt/gt.txt or a Market-1501 layout), found unlabelled images")
         return crops
     if calib is not None:
-        crops = load_crop_set(calib)
+        crops = load_crop_set(calib if isinstance(calib, (str, Path)) else list(calib)[0])
         if crops.labelled or not need_labels:
             return crops
     return synthetic_crop_set()
 
 
 def _calibration_inputs(ref, calib, count: int) -> list[np.ndarray]:
-    """``count`` model-ready crops (1, 3, H, W) from the ``calib`` folder, or synthetic ones without a folder."""
-    from .crop_sets import load_crop_set, synthetic_crop_set
+    """``count`` model-ready crops (1, 3, H, W) from the ``calib`` folder(s) (:func:`~trackreid.reid.crop_sets.
+    calibration_crops`), or synthetic ones without a folder."""
+    from .crop_sets import calibration_crops, synthetic_crop_set
 
-    crops = (load_crop_set(calib) if calib is not None else synthetic_crop_set()).sample(count)
+    crops = calibration_crops(calib, count) if calib is not None else synthetic_crop_set().sample(count)
     x = torch.cat([ref.preprocess_crops(crops[s:s + CHUNK]) for s in range(0, len(crops), CHUNK)])
     return [x[i:i + 1].numpy() for i in range(len(x))]
 
