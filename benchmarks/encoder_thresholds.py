@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     rates = false_match_rates(ref_diff, TUNED)
     print(f"{len(crops.crops)} crops from {crops.source}: {len(ref_same)} same-identity and {len(ref_diff)} "
           "different-identity pairs")
-    print(f"{'encoder':<28} | same median | diff median | " + " | ".join(f"{k:>17}" for k in rates))
+    print(f"{'encoder':<28} | same median | diff median | " + " | ".join(f"{k:>17}" for k in TUNED.to_dict()))
     print(f"{'false-match rate (ref.)':<28} | {'':>11} | {'':>11} | " +
           " | ".join(f"{100 * r:16.2f}%" for r in rates.values()))
     print(f"{REFERENCE:<28} | {np.median(ref_same):11.3f} | {np.median(ref_diff):11.3f} | " +

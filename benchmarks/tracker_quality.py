@@ -18,7 +18,9 @@ person crops (``--sprites``, see ``trackreid-synth sprites``), embeddings comput
 rendered frames (``--weights``; ``none`` = an untrained network), the same embeddings for every tracker. Rows:
 ours with the identity memory as a run's MOT file holds it (rows held until each track's ID is final,
 ``trackreid.io.deferred.FinalRows``: what a user gets), the same tracker's per-frame ``Tracker.update``
-results, ours with ``memory: false``, BoxMOT BotSort (when installed). ``--no-return`` runs the same on scenes where
+results, ours with ``memory: false``, BoxMOT BotSort (when installed) with the same embeddings and, with
+``--own-encoders``, with its own default encoder (OSNet x0.25 MSMT17, its ONNX file, its own crops).
+``--no-return`` runs the same on scenes where
 nobody comes back (false-merge check). Embeddings are cached under ``--cache``.
 
     trackreid-synth sprites /tmp/trk_sprites --from ../shared/data/mot17-mini
@@ -39,6 +41,7 @@ import numpy as np
 from trackreid import Tracker, TrackerConfig
 
 DIM = 128
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 class EmbeddingFeed:
@@ -62,6 +65,11 @@ def make_boxmot(name: str, feed: EmbeddingFeed | None = None):
         from boxmot.trackers.box.botsort.tracker import BotSort
 
         return BotSort(reid_model=feed, use_cmc=False, use_embeddings=True)
+    if name == "botsort-own":  # BoxMOT's own default encoder, OSNet x0.25 MSMT17 (its ONNX file), on the frames
+        from boxmot.trackers.box.botsort.tracker import BotSort
+
+        return BotSort(reid_weights=SHARED / "reid" / "osnet_x0_25_msmt17.onnx", device="cpu", half=False,
+                       use_cmc=False, use_embeddings=True)
     if name == "bytetrack":
         from boxmot.trackers.box.bytetrack.tracker import ByteTrack
 
@@ -190,16 +198,18 @@ def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | Non
 
     feed = EmbeddingFeed()
     tracker = Tracker(config or TrackerConfig()) if kind == "ours" else make_boxmot(kind, feed)
-    img = np.zeros((scene.config.height, scene.config.width, 3), np.uint8)
+    blank = np.zeros((scene.config.height, scene.config.width, 3), np.uint8)
     per_update, written = MotRows(), MotRows()
     outputs = FinalRows.for_tracker(written, tracker)
     for t in range(1, scene.config.num_frames + 1):
         dets = scene.dets_at(t)
         if kind == "ours":
-            out = tracker.update(dets, img, embeddings=per_frame[t - 1] if len(dets) else None)
+            out = tracker.update(dets, blank, embeddings=per_frame[t - 1] if len(dets) else None)
+        elif kind == "botsort-own":
+            out = tracker.update(dets, scene.render(t))
         else:
             feed.embeddings = per_frame[t - 1]
-            out = tracker.update(dets, img)
+            out = tracker.update(dets, blank)
         out = np.asarray(out, np.float64).reshape(-1, 8)
         per_update.write(t, out)
         outputs.write(t, out)
@@ -218,7 +228,9 @@ def reentry_table(args) -> dict:
     kinds = {"ours, memory (update)": ("ours", TrackerConfig(**base)),
              "ours, memory: false": ("ours", TrackerConfig(**{**base, "memory": False}))}
     if importlib.util.find_spec("boxmot") is not None:
-        kinds["BoxMOT BotSort (ReID)"] = ("botsort", None)
+        kinds["BoxMOT BotSort (ReID)"] = ("botsort", None)   # our embeddings
+        if (SHARED / "reid" / "osnet_x0_25_msmt17.onnx").is_file() and args.own_encoders:
+            kinds["BoxMOT BotSort (own ReID)"] = ("botsort-own", None)
     else:
         print("(boxmot is not installed: BotSort row skipped)")
     written_label = "ours, memory (MOT file)"   # what a run writes: rows held until each ID is final
@@ -286,6 +298,9 @@ def main(argv=None) -> None:
                    help="OSNet x0.25 weights for the re-entry table (its stored thresholds apply; default: the "
                         "bundled default, in fp32); 'none' = untrained")
     p.add_argument("--cache", default="/tmp/trackreid_reentry_emb", help="embedding cache folder")
+    p.add_argument("--own-encoders", action="store_true",
+                   help="re-entry table: also BotSort with BoxMOT's own default encoder (osnet_x0_25_msmt17.onnx "
+                        "from ../shared/data, its own crops and preprocessing, on the rendered frames)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a TrackerConfig setting for our rows (repeatable), e.g. --set memory_thresh=0.2")
     args = p.parse_args(argv)

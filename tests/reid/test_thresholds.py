@@ -10,7 +10,8 @@ from trackreid.reid.thresholds import (REFERENCE, TUNED, EncoderThresholds, fals
                                        scaled_thresholds, stored_thresholds, thresholds_for)
 from trackreid.tracking.config import TrackerConfig
 
-WIDE = EncoderThresholds(appearance_thresh=0.7, reid_thresh=0.6, memory_thresh=0.4, link_thresh=0.55)
+WIDE = EncoderThresholds(appearance_thresh=0.7, reid_thresh=0.6, memory_thresh=0.4, link_thresh=0.55,
+                         appearance_weight=0.35)
 
 
 class _Encoder:
@@ -37,6 +38,9 @@ def test_scaled_thresholds_keep_the_reference_false_match_rates():
     for key, rate in false_match_rates(ref, TUNED).items():
         assert abs(np.mean(wide < getattr(scaled, key)) - rate) < 0.002
     assert scaled.memory_thresh == pytest.approx(0.1 + 1.2 * TUNED.memory_thresh, abs=0.01)
+    spread = np.median(ref) / np.median(wide)
+    assert scaled.appearance_weight == pytest.approx(TUNED.appearance_weight * spread, abs=0.001)
+    assert scaled.appearance_weight < TUNED.appearance_weight  # a wider encoder weighs appearance less
 
 
 def test_build_tracker_takes_the_encoder_thresholds_unless_set(tmp_path):

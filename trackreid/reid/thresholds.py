@@ -7,9 +7,10 @@ thresholds tuned with one encoder are too tight or too loose with another. Each 
 its own values (the ``thresholds`` of its entry in ``manifest.json``), applied whenever it runs unless the user
 sets a value explicitly.
 
-The values are measured, not tuned: on real person crops (``measure``; MOT17 ground-truth crops, different people
-of the same sequence as the negatives) each threshold keeps the false-match rate the reference encoder
-(``REFERENCE``, whose values were tuned on the tracking benchmarks) has at its tuned value. ``benchmarks/
+The values are measured, not tuned: on real person crops (MOT17 ground-truth crops, different people of the same
+sequence as the negatives) each threshold keeps the false-match rate the reference encoder (``REFERENCE``, whose
+values were tuned on the tracking benchmarks) has at its tuned value, and the appearance weight of the fused
+association cost shrinks as the encoder spreads different people further than the reference does. ``benchmarks/
 encoder_thresholds.py`` runs the procedure for any encoder and prints the values.
 """
 from __future__ import annotations
@@ -38,11 +39,18 @@ class EncoderThresholds:
     """``TrackerConfig.memory_thresh``: a new track taking a remembered or lost identity."""
     link_thresh: float
     """``LinkConfig.thresh``: a track taking a global identity from another camera."""
+    appearance_weight: float
+    """``TrackerConfig.appearance_weight``: the appearance distance's weight in the fused association cost, so that
+    a wider-spread encoder does not outweigh motion more than the reference does."""
 
     def tracker_settings(self) -> dict:
         """The ``TrackerConfig`` keys these values set."""
         return {"appearance_thresh": self.appearance_thresh, "reid_thresh": self.reid_thresh,
-                "memory_thresh": self.memory_thresh}
+                "memory_thresh": self.memory_thresh, "appearance_weight": self.appearance_weight}
+
+    def thresholds(self) -> dict:
+        """The distance thresholds alone (what :func:`false_match_rates` rates)."""
+        return {k: v for k, v in self.to_dict().items() if k != "appearance_weight"}
 
     def link_settings(self) -> dict:
         """The ``LinkConfig`` keys these values set."""
@@ -56,8 +64,9 @@ def _tuned() -> EncoderThresholds:
     from trackreid.tracking.config import TrackerConfig
     from trackreid.tracking.global_ids import LinkConfig
 
-    return EncoderThresholds(TrackerConfig.appearance_thresh, TrackerConfig.reid_thresh,
-                             TrackerConfig.memory_thresh, LinkConfig.thresh)
+    return EncoderThresholds(appearance_thresh=TrackerConfig.appearance_thresh,
+                             reid_thresh=TrackerConfig.reid_thresh, memory_thresh=TrackerConfig.memory_thresh,
+                             link_thresh=LinkConfig.thresh, appearance_weight=TrackerConfig.appearance_weight)
 
 
 TUNED = _tuned()
@@ -80,15 +89,18 @@ def pair_distances(features: np.ndarray, pids: np.ndarray, groups: np.ndarray) -
 
 def false_match_rates(different: np.ndarray, thresholds: EncoderThresholds) -> dict:
     """Fraction of different-identity pairs each threshold would accept."""
-    return {k: float(np.mean(different < v)) for k, v in thresholds.to_dict().items()}
+    return {k: float(np.mean(different < v)) for k, v in thresholds.thresholds().items()}
 
 
 def scaled_thresholds(reference_different: np.ndarray, different: np.ndarray,
                       tuned: EncoderThresholds = TUNED) -> EncoderThresholds:
     """Thresholds for an encoder whose different-identity distances are ``different``: each keeps the false-match
-    rate ``tuned`` has on the reference encoder's ``reference_different`` (same crops for both)."""
+    rate ``tuned`` has on the reference encoder's ``reference_different`` (same crops for both); the appearance
+    weight shrinks by the ratio of the two encoders' median different-identity distances."""
     rates = false_match_rates(reference_different, tuned)
-    return EncoderThresholds(**{k: round(float(np.quantile(different, r)), 3) for k, r in rates.items()})
+    values = {k: round(float(np.quantile(different, r)), 3) for k, r in rates.items()}
+    spread = float(np.median(reference_different) / np.median(different))
+    return EncoderThresholds(**values, appearance_weight=round(tuned.appearance_weight * spread, 3))
 
 
 def thresholds_for(weights_name: str | None) -> EncoderThresholds | None:
