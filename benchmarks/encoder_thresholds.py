@@ -53,7 +53,7 @@ def main(argv=None) -> None:
           " | ".join(f"{v:17.3f}" for v in TUNED.to_dict().values()))
     for w in args.weights:
         same, diff = distances(w, crops)
-        scaled = scaled_thresholds(ref_diff, diff)
+        scaled = scaled_thresholds(ref_diff, diff, ref_same, same)
         print(f"{Path(w).stem:<28} | {np.median(same):11.3f} | {np.median(diff):11.3f} | " +
               " | ".join(f"{v:17.3f}" for v in scaled.to_dict().values()))
         print(f"  manifest \"thresholds\": {json.dumps(scaled.to_dict())}")

@@ -47,8 +47,8 @@ def build_tracker(tracker_config=None, tracker=None, encoder=None):
 
 
 def build_linker(names: list[str], topology=None, scale=None):
-    """The cross-camera linker of a multi-source run, with the linking threshold of ``scale`` (the encoder's
-    :class:`~trackreid.reid.thresholds.EncoderThresholds`; None: ``LinkConfig``'s default)."""
+    """The cross-camera linker of a multi-source run, with the linking threshold and margin of ``scale`` (the
+    encoder's :class:`~trackreid.reid.thresholds.EncoderThresholds`; None: ``LinkConfig``'s defaults)."""
     from trackreid.tracking.global_ids import GlobalIdentities, LinkConfig
 
     config = LinkConfig(**scale.link_settings()) if scale is not None else None

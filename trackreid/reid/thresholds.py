@@ -10,7 +10,9 @@ sets a value explicitly.
 The values are measured, not tuned: on real person crops (MOT17 ground-truth crops, different people of the same
 sequence as the negatives) each threshold keeps the false-match rate the reference encoder (``REFERENCE``, whose
 values were tuned on the tracking benchmarks) has at its tuned value, and the appearance weight of the fused
-association cost shrinks as the encoder spreads different people further than the reference does. ``benchmarks/
+association cost shrinks as the encoder spreads different people further than the reference does. The cross-camera
+linker's ratio-test margin grows with the spread of one person's own views (the median same-identity distance): a
+true match must beat the runner-up by more than the noise of its own distance. ``benchmarks/
 encoder_thresholds.py`` runs the procedure for any encoder and prints the values.
 """
 from __future__ import annotations
@@ -42,6 +44,9 @@ class EncoderThresholds:
     appearance_weight: float
     """``TrackerConfig.appearance_weight``: the appearance distance's weight in the fused association cost, so that
     a wider-spread encoder does not outweigh motion more than the reference does."""
+    link_margin: float | None = None
+    """``LinkConfig.margin``: the cross-camera ratio test's margin (None: ``LinkConfig``'s default; older manifests
+    and exports do not record it)."""
 
     def tracker_settings(self) -> dict:
         """The ``TrackerConfig`` keys these values set."""
@@ -50,11 +55,14 @@ class EncoderThresholds:
 
     def thresholds(self) -> dict:
         """The distance thresholds alone (what :func:`false_match_rates` rates)."""
-        return {k: v for k, v in self.to_dict().items() if k != "appearance_weight"}
+        return {k: v for k, v in self.to_dict().items() if k not in ("appearance_weight", "link_margin")}
 
     def link_settings(self) -> dict:
         """The ``LinkConfig`` keys these values set."""
-        return {"thresh": self.link_thresh}
+        out = {"thresh": self.link_thresh}
+        if self.link_margin is not None:
+            out["margin"] = self.link_margin
+        return out
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -66,7 +74,8 @@ def _tuned() -> EncoderThresholds:
 
     return EncoderThresholds(appearance_thresh=TrackerConfig.appearance_thresh,
                              reid_thresh=TrackerConfig.reid_thresh, memory_thresh=TrackerConfig.memory_thresh,
-                             link_thresh=LinkConfig.thresh, appearance_weight=TrackerConfig.appearance_weight)
+                             link_thresh=LinkConfig.thresh, appearance_weight=TrackerConfig.appearance_weight,
+                             link_margin=LinkConfig.margin)
 
 
 TUNED = _tuned()
@@ -92,15 +101,18 @@ def false_match_rates(different: np.ndarray, thresholds: EncoderThresholds) -> d
     return {k: float(np.mean(different < v)) for k, v in thresholds.thresholds().items()}
 
 
-def scaled_thresholds(reference_different: np.ndarray, different: np.ndarray,
-                      tuned: EncoderThresholds = TUNED) -> EncoderThresholds:
-    """Thresholds for an encoder whose different-identity distances are ``different``: each keeps the false-match
-    rate ``tuned`` has on the reference encoder's ``reference_different`` (same crops for both); the appearance
-    weight shrinks by the ratio of the two encoders' median different-identity distances."""
+def scaled_thresholds(reference_different: np.ndarray, different: np.ndarray, reference_same: np.ndarray,
+                      same: np.ndarray, tuned: EncoderThresholds = TUNED) -> EncoderThresholds:
+    """Thresholds for an encoder whose different- and same-identity distances are ``different`` and ``same``: each
+    keeps the false-match rate ``tuned`` has on the reference encoder's ``reference_different`` (same crops for
+    both); the appearance weight shrinks by the ratio of the two encoders' median different-identity distances; the
+    link margin grows by the ratio of their median same-identity distances."""
     rates = false_match_rates(reference_different, tuned)
     values = {k: round(float(np.quantile(different, r)), 3) for k, r in rates.items()}
     spread = float(np.median(reference_different) / np.median(different))
-    return EncoderThresholds(**values, appearance_weight=round(tuned.appearance_weight * spread, 3))
+    noise = float(np.median(same) / np.median(reference_same))
+    return EncoderThresholds(**values, appearance_weight=round(tuned.appearance_weight * spread, 3),
+                             link_margin=round(tuned.link_margin * noise, 3))
 
 
 def thresholds_for(weights_name: str | None) -> EncoderThresholds | None:
@@ -114,15 +126,20 @@ def thresholds_for(weights_name: str | None) -> EncoderThresholds | None:
 
 
 def stored_thresholds(weights, meta: dict | None = None) -> EncoderThresholds | None:
-    """The thresholds stored with ``weights``: an export's metadata (``meta``), else the manifest entry of known
-    weights (a name, or a file holding them: :func:`trackreid.reid.weights.identify`); None when unknown."""
+    """The thresholds stored with ``weights``: an export's metadata (``meta``; values it does not record come from
+    the manifest entry of the weights it was made from), else the manifest entry of known weights (a name, or a file
+    holding them: :func:`trackreid.reid.weights.identify`); None when unknown."""
     from pathlib import Path
 
     from .weights import identify
 
-    if meta and isinstance(meta.get("thresholds"), dict):
-        return EncoderThresholds(**meta["thresholds"])
     entry = identify(weights) if weights is not None else None
     if entry is None and meta and meta.get("weights") and not Path(str(meta["weights"])).suffix:
         entry = identify(meta["weights"])  # an export of known weights, made by name
-    return thresholds_for(entry.name) if entry is not None else None
+    known = thresholds_for(entry.name) if entry is not None else None
+    if meta and isinstance(meta.get("thresholds"), dict):
+        recorded = dict(meta["thresholds"])
+        if known is not None:
+            recorded = {**{k: v for k, v in known.to_dict().items() if v is not None}, **recorded}
+        return EncoderThresholds(**recorded)
+    return known

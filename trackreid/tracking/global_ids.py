@@ -39,7 +39,8 @@ class LinkConfig:
     """Largest cosine distance between a track's appearance centroid and a global identity's at which it takes that
     ID (on OSNet x0.25 Market-1501's scale; an encoder recording its own replaces it, ``trackreid.reid.thresholds``)..."""
     margin: float = 0.08
-    """...and only when it beats the runner-up of its row and column by this much (two-way ratio test)."""
+    """...and only when it beats the runner-up of its row and column by this much (two-way ratio test; on the same
+    scale, replaced by the encoder's own value like ``thresh``)."""
     min_age: int = 5
     """Frames a track is followed before its appearance is compared with the bank: a few first views of a person
     (walking in at the image border, partly cut off) look like anybody's."""
