@@ -11,12 +11,13 @@ from trackreid.pipeline import run, track_video
 
 def test_lines_zones_and_crops_from_the_python_api(seq, tmp_path):
     """track_video(..., lines=, zones=): events on each FrameResult, events.jsonl as the run goes, totals in the
-    summary; --save-crops fills a Market-1501 layout."""
+    summary; --save-crops fills a Market-1501 layout. (No gap filling here: its wait, ``max_gap`` frames, is
+    longer than this sequence.)"""
     out = tmp_path / "events"
     results = []
     gen = track_video(seq / "SEQ.mp4", reid="none", detector=seq / "det" / "det.txt", output=out, quiet=True,
                       lines=["50,0,50,240:mid"], zones=["0,0,120,0,120,240,0,240:left"], save_crops=2,
-                      tracker_config={"min_hits": 1})
+                      tracker_config={"min_hits": 1}, max_gap=0)
     with pytest.raises(StopIteration) as stop:
         while True:
             results.append(next(gen))

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "hard kill) (default mp4)")
     o.add_argument("--trail", type=int, default=30, help="trail length in frames on the video (0: none; default 30)")
     o.add_argument("--show", action="store_true", help="display the annotated frames (q or Esc quits)")
+    o.add_argument("--max-gap", type=int, default=30, metavar="N",
+                   help="fill gaps of at most N frames in a person's rows of the MOT file and tracks.jsonl with "
+                   "interpolated boxes (rows wait N frames; 0: off; default 30)")
     a = p.add_argument_group("events and crops")
     a.add_argument("--line", action="append", default=[], metavar="X1,Y1,X2,Y2[:NAME]",
                    help="count people crossing this line, with direction (repeatable); events in events.jsonl")
@@ -157,7 +160,7 @@ def options_from_args(args, output) -> dict:
         imgsz=args.imgsz, trail=args.trail, video_name=f"annotated.{args.video_format}",
         mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt", overlap=not args.no_overlap,
         lines=args.line, zones=args.zone, events_config=args.events_config, events=args.events or None,
-        save_crops=args.save_crops,
+        save_crops=args.save_crops, max_gap=args.max_gap,
     )
 
 

@@ -41,14 +41,17 @@ def next_run_dir(base, name: str, exist_ok: bool = False) -> Path:
 def tracks_to_records(tracks: np.ndarray, global_ids: np.ndarray | None = None,
                       reentries: dict[int, int] | None = None) -> list[dict]:
     """Tracks (M, 8) as JSON-ready dicts: id, box [x1,y1,x2,y2] (2 decimals), score, cls, det index; plus
-    ``global_id`` when given (multi-camera runs) and ``reentered_after`` (frames away) for an identity that came
-    back this frame."""
+    ``global_id`` when given (multi-camera runs), ``reentered_after`` (frames away) for an identity that came
+    back this frame, and ``interpolated: true`` for a box filled in over a gap (det index -1)."""
     t = np.asarray(tracks, dtype=np.float64).reshape(-1, 8)
     boxes = np.round(t[:, :4], 2).tolist()
     out = [
         {"id": int(i), "box": b, "score": round(float(s), 4), "cls": int(c), "det": int(d)}
         for b, i, s, c, d in zip(boxes, t[:, 4], t[:, 5], t[:, 6], t[:, 7])
     ]
+    for r in out:
+        if r["det"] < 0:
+            r["interpolated"] = True
     if global_ids is not None:
         for r, g in zip(out, np.asarray(global_ids).tolist()):
             r["global_id"] = int(g)

@@ -79,6 +79,11 @@ class TrackingOptions:
     save_crops: int = 0
     """Keep the N best crops of each identity in a Market-1501 layout under ``output/crops`` (0: none), ready for
     ``trackreid-train --data tracks``."""
+    max_gap: int = 30
+    """Fill gaps of at most this many frames in the MOT file and ``tracks.jsonl``: a person missed for a few frames
+    whose rows on both sides carry the same final ID gets interpolated boxes there (``"interpolated": true``); every
+    row then waits this many frames before it is written. 0: no filling. The per-frame results and the video are
+    not changed."""
     overlap: bool = True
     """Run the detector on frame t+1 in a background thread while frame t is embedded and associated (the order of
     results and every output stay the same; False: one stage after the other)."""
@@ -90,6 +95,8 @@ class TrackingOptions:
             raise PipelineError(f"prefetch: expected at least 1 frame, got {self.prefetch}")
         if int(self.trail) < 0:
             raise PipelineError(f"trail: expected a length >= 0, got {self.trail}")
+        if isinstance(self.max_gap, bool) or int(self.max_gap) < 0:
+            raise PipelineError(f"max_gap: expected a number of frames >= 0, got {self.max_gap}")
         if isinstance(self.lines, str) or isinstance(self.zones, str):
             raise PipelineError("lines / zones: expected a list of specs (e.g. lines=['0,700,1920,700:door'])")
         if self.lines or self.zones or self.events_config:

@@ -52,7 +52,7 @@ class SourceRun:
                                      models.encoder)
         self.stats = StageStats()
         self.ids_seen: set[int] = set()
-        self.n_dets = self.n_tracks = 0
+        self.n_dets = self.n_tracks = self.n_interpolated = 0  # detections in; rows written, interpolated ones
         self.status, self.message = "failed", ""
         self.outputs = None
         self.output_dir: Path | None = None
@@ -73,7 +73,8 @@ class SourceRun:
                                           camera=camera, events=opts.events, frame_size=(info.width, info.height),
                                           final_ids=self._ids_known_now)
         self._events: list[dict] = []  # events that became final during this step
-        self.rows = FinalRows.for_tracker(self.outputs, self.tracker, listeners=[self._on_final])
+        self.rows = FinalRows.for_tracker(self.outputs, self.tracker, listeners=[self._on_final],
+                                          max_gap=int(opts.max_gap))
         self.drawer = None
         self.annotated: np.ndarray | None = None  # the last frame drawn (for --show)
         self.relabel = None  # (frame, TrackerOutput) -> global IDs; set by a multi-camera linker
@@ -91,7 +92,8 @@ class SourceRun:
         IDs, written beside the tracker's. Called again by a multi-camera linker, whose global IDs replace the
         camera's own wait."""
         self.rows.flush()
-        self.rows = FinalRows(self.outputs, final_ids, delay, rename=rename, listeners=[self._on_final])
+        self.rows = FinalRows(self.outputs, final_ids, delay, rename=rename, listeners=[self._on_final],
+                              max_gap=self.rows.max_gap)
 
     def _ids_known_now(self, ids) -> np.ndarray:
         """The IDs that ``ids`` end up with, as far as known now (crops are filed later than their frame)."""
@@ -104,6 +106,8 @@ class SourceRun:
             self._events += self.analytics.add_final(tracks, frame_id)
         if len(tracks):
             self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
+            self.n_tracks += len(tracks)
+            self.n_interpolated += int((tracks[:, 7] < 0).sum())
 
     def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float],
              given=None) -> FrameResult:
@@ -133,7 +137,6 @@ class SourceRun:
         self.stats.add(timings)
         self.reentries += len(reentries)
         self.n_dets += len(dets)
-        self.n_tracks += len(tracks)
         return FrameResult(index, tracks, dets, frame, timings, global_ids=gids, reentries=reentries, events=events)
 
     def _track(self, given, frame, emb) -> TrackerOutput:

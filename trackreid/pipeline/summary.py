@@ -62,7 +62,8 @@ def source_summary(run, *, wall: float, setup_s: float | None, started: str, ext
         "warmup_ms": {k: round(v, 1) for k, v in stats.first.items()},
         "unique_identities": len(run.ids_seen),
         "detections": run.n_dets,
-        "track_rows": run.n_tracks,
+        "track_rows": run.n_tracks,  # rows written (MOT file, tracks.jsonl), interpolated ones included
+        "interpolated_rows": run.n_interpolated,
         "reid": o.reid if isinstance(o.reid, str) or o.reid is None else type(o.reid).__name__,
         "reid_weights": str(o.reid_weights) if o.reid_weights else None,
         "detector": detector if isinstance(detector, str) else str(getattr(detector, "name", type(detector).__name__)),

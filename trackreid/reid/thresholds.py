@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EncoderThresholds", "REFERENCE", "TUNED", "false_match_rates", "pair_distances", "scaled_thresholds",
-           "stored_thresholds", "thresholds_for"]
+__all__ = ["EncoderThresholds", "FALSE_MATCH_RATES", "REFERENCE", "TUNED", "false_match_rates", "pair_distances",
+           "scaled_thresholds", "stored_thresholds", "thresholds_at_rates", "thresholds_for"]
 
 REFERENCE = "osnet_x0_25_market1501"
 """The encoder the tracker's thresholds were tuned with (synthetic and real tracking benchmarks)."""
@@ -82,6 +82,21 @@ TUNED = _tuned()
 """The values tuned with the ``REFERENCE`` encoder: the defaults of ``TrackerConfig`` and ``LinkConfig``."""
 
 
+FALSE_MATCH_RATES = {"appearance_thresh": 0.6611, "reid_thresh": 0.1754, "memory_thresh": 0.0055,
+                     "link_thresh": 0.0887}
+"""The fraction of different-people pairs of one scene that each tuned threshold accepts with the reference encoder
+(``benchmarks/encoder_thresholds.py`` prints them: MOT17 ground-truth crops of mot17-mini). Any encoder's
+thresholds keep these rates: offline on the same crops (:func:`scaled_thresholds`), online on the people a video
+shows together (``trackreid.tracking.calibration``)."""
+
+
+def thresholds_at_rates(different: np.ndarray, rates: dict | None = None) -> dict:
+    """Each threshold at the quantile of the different-identity distances ``different`` that accepts its false-match
+    rate (default :data:`FALSE_MATCH_RATES`)."""
+    rates = FALSE_MATCH_RATES if rates is None else rates
+    return {k: round(float(np.quantile(different, r)), 3) for k, r in rates.items()}
+
+
 def pair_distances(features: np.ndarray, pids: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cosine distances of (same-identity pairs, different-identity pairs of the same group).
 
@@ -107,8 +122,7 @@ def scaled_thresholds(reference_different: np.ndarray, different: np.ndarray, re
     keeps the false-match rate ``tuned`` has on the reference encoder's ``reference_different`` (same crops for
     both); the appearance weight shrinks by the ratio of the two encoders' median different-identity distances; the
     link margin grows by the ratio of their median same-identity distances."""
-    rates = false_match_rates(reference_different, tuned)
-    values = {k: round(float(np.quantile(different, r)), 3) for k, r in rates.items()}
+    values = thresholds_at_rates(different, false_match_rates(reference_different, tuned))
     spread = float(np.median(reference_different) / np.median(different))
     noise = float(np.median(same) / np.median(reference_same))
     return EncoderThresholds(**values, appearance_weight=round(tuned.appearance_weight * spread, 3),

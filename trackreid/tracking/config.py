@@ -57,6 +57,11 @@ class TrackerConfig:
     """...up to this many box heights."""
     reid_motion_weight: float = 0.2
     """Weight of the normalised centre distance added to the appearance distance when re-identifying."""
+    refind_iou: float = 0.5
+    """A high-score box overlapping a lost track's last seen box by at least this IoU (the person back where they
+    vanished, e.g. after an occluder passed or an umbrella opened) re-finds that track when appearance is within
+    ``reid_thresh``, without the ratio test (a partial view may look about as much like someone else in view).
+    Elsewhere a lost track matches only within ``reid_thresh`` and distinctly. 1: off."""
 
     # --- second stage (low-score detections, motion only) and tentative tracks ---
     low_match_thresh: float = 0.5
@@ -74,6 +79,13 @@ class TrackerConfig:
     update shrinks with the covered fraction, and when more than half is covered the appearance veto is skipped.
     Off by default (on the synthetic benchmark the veto on every box keeps more identities); worth trying with a
     ReID model whose features of half-hidden people are unreliable."""
+
+    calibrate: bool = True
+    """Fit ``appearance_thresh``, ``reid_thresh``, ``memory_thresh`` and the margins to this video's appearance scale
+    (``trackreid.tracking.calibration``: people seen together are different people, a track's new view and its
+    earlier ones are one); until ``calibration_pairs`` are seen, and with False, the values above apply."""
+    calibration_pairs: int = 1000
+    """Different-people distances (pairs of people seen together) needed before calibrating."""
 
     # --- identity memory: re-entry after a track was lost or removed ---
     memory: bool = True
@@ -150,6 +162,10 @@ class TrackerConfig:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.size_ratio < 1:
             raise ValueError(f"TrackerConfig.size_ratio must be >= 1, got {self.size_ratio}")
+        if int(self.calibration_pairs) < 1:
+            raise ValueError(f"TrackerConfig.calibration_pairs must be >= 1, got {self.calibration_pairs}")
+        if not 0.0 < self.refind_iou <= 1.0:
+            raise ValueError(f"TrackerConfig.refind_iou must be in (0, 1] (1: off), got {self.refind_iou}")
         if int(self.track_buffer) < 0 or int(self.min_hits) < 1 or int(self.cmc_downscale) < 1:
             raise ValueError("TrackerConfig: track_buffer must be >= 0, min_hits >= 1 and cmc_downscale >= 1")
         if self.memory_size < 1 or self.memory_ttl < 0 or self.memory_exemplars < 2 or self.memory_recall_frames < 0:

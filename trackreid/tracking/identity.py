@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trackreid.tracking.calibration import AppearanceThresholds
 from trackreid.tracking.config import TrackerConfig
 from trackreid.tracking.kalman import xyxy_to_cxcywh
 from trackreid.tracking.memory import (
@@ -74,14 +75,16 @@ class IdentityResolver:
         return cfg.memory and cfg.appearance_weight > 0 and self.tracks.dim > 0
 
     # ------------------------------------------------------------------ exemplars
-    def offer_views(self, rows: np.ndarray, good: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """Offer the good views ``e`` of track ``rows`` to their exemplar sets; a view far from every exemplar a
-        track holds (someone else, after a swap) is refused. Returns the rows that gained an exemplar."""
+    def offer_views(self, rows: np.ndarray, good: np.ndarray, e: np.ndarray, appearance_thresh: float
+                    ) -> np.ndarray:
+        """Offer the good views ``e`` of track ``rows`` to their exemplar sets; a view farther than
+        ``appearance_thresh`` from every exemplar a track holds (someone else, after a swap) is refused. Returns the
+        rows that gained an exemplar."""
         T = self.tracks
         count = T.ex_n[rows]
         sim = np.einsum("mkd,md->mk", T.ex[rows], e)
         sim = np.where(np.arange(sim.shape[1])[None, :] < count[:, None], sim, -np.inf)
-        good = good & ((count == 0) | (1.0 - sim.max(axis=1, initial=-np.inf) <= self.config.appearance_thresh))
+        good = good & ((count == 0) | (1.0 - sim.max(axis=1, initial=-np.inf) <= appearance_thresh))
         r = rows[good]
         if not len(r):
             return r
@@ -102,8 +105,11 @@ class IdentityResolver:
         self.next_id = int(ids[-1]) + 1 if k else self.next_id
         return ids
 
-    def identify(self, q: np.ndarray, fresh: bool, frame: int) -> Identified:
-        """Rows ``q`` take a remembered or lost identity on a distinct appearance match; otherwise, with ``fresh``
+    def identify(self, q: np.ndarray, fresh: bool, frame: int, thresholds: AppearanceThresholds | None = None
+                 ) -> Identified:
+        """Rows ``q`` take a remembered or lost identity on a distinct appearance match (``thresholds.memory`` and
+        the memory margin times ``thresholds.scale``; default: ``TrackerConfig``'s values); otherwise, with
+        ``fresh``
         (just confirmed), a fresh ID that stays open to recall for ``memory_recall_frames``. A re-found lost
         track's row then carries the identity (the row in ``q`` is to be dropped)."""
         T = self.tracks
@@ -116,7 +122,8 @@ class IdentityResolver:
         if self.active:
             ask = np.flatnonzero(T.has_feat[q])
             if len(ask):
-                found = self._recall(q, ask, ids, dest, frame, reentries)
+                found = self._recall(q, ask, ids, dest, frame, reentries, thresholds or AppearanceThresholds(
+                    cfg.appearance_thresh, cfg.reid_thresh, cfg.memory_thresh))
         if not fresh and found.any():
             renamed.update(zip(T.track_id[q[found]].tolist(), ids[found].tolist()))
         if fresh:
@@ -138,7 +145,7 @@ class IdentityResolver:
         count[none] = 1
         return ex, count
 
-    def _recall(self, q, ask, ids, dest, frame: int, reentries: dict) -> np.ndarray:
+    def _recall(self, q, ask, ids, dest, frame: int, reentries: dict, thr: AppearanceThresholds) -> np.ndarray:
         """Match rows ``q[ask]`` against remembered identities and the tracker's confirmed and lost tracks (one
         gallery; people in view compete in the ratio test but are never taken). Fills ``ids``, ``dest`` and
         ``reentries``; returns which rows of ``q`` found an identity."""
@@ -156,9 +163,10 @@ class IdentityResolver:
         eligible = seen[None, :] < T.born[qr][:, None]        # never someone seen while this track was
         eligible[:, len(g.ids):] &= self._reachable(qr, held)
         dist = np.concatenate([g.dist, d_trk], axis=1)
-        qi, gj = distinct_matches(dist, cfg.memory_thresh, cfg.memory_margin, eligible)
+        margin = cfg.memory_margin * thr.scale
+        qi, gj = distinct_matches(dist, thr.memory, margin, eligible)
         if len(qi):
-            ok = ~self._contested(dist[qi, gj], gj, g, held)
+            ok = ~self._contested(dist[qi, gj], gj, g, held, margin)
             qi, gj = qi[ok], gj[ok]
         found = np.zeros(len(q), bool)
         found[ask[qi]] = True
@@ -192,9 +200,9 @@ class IdentityResolver:
         v = np.where(np.arange(ex.shape[1])[None, :, None] < count[:, None, None], ex, 0.0).sum(axis=1)
         return l2_normalise(v)
 
-    def _contested(self, d_pair: np.ndarray, gj: np.ndarray, g, held: np.ndarray) -> np.ndarray:
+    def _contested(self, d_pair: np.ndarray, gj: np.ndarray, g, held: np.ndarray, margin: float) -> np.ndarray:
         """For matched pairs (distance ``d_pair``, gallery column ``gj``): does a tracked person other than the
-        column's own identity look as much like that identity as the query (within ``memory_margin``)? The
+        column's own identity look as much like that identity as the query (within ``margin``)? The
         column half of the ratio test, with the people in view as competitors."""
         if not len(held):
             return np.zeros(len(gj), bool)
@@ -213,7 +221,7 @@ class IdentityResolver:
         own = np.zeros_like(d, bool)
         own[gj[~mem] - len(g.ids), np.flatnonzero(~mem)] = True                # a track is not its own rival
         d = np.where(own, np.inf, d)
-        return d.min(axis=0) < d_pair + self.config.memory_margin
+        return d.min(axis=0) < d_pair + margin
 
     def _reachable(self, q: np.ndarray, held: np.ndarray) -> np.ndarray:
         """(Q, H): could the person of track ``held`` have walked to where track ``q`` is now since last seen?"""

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trackreid.tracking.calibration import AppearanceThresholds, DistanceCalibration
 from trackreid.tracking.config import TrackerConfig
 from trackreid.tracking.id_log import IdLog
 from trackreid.tracking.identity import Identified, IdentityResolver
@@ -70,6 +71,17 @@ EXEMPLAR_MIN_ASPECT = 0.2
 EXEMPLAR_BORDER_PX = 2.0
 """Nor a box within this many pixels of the image border (cut off; without a frame only the left and top borders
 are known)."""
+REFIND_FEET = 0.1
+"""Re-finding in place (``TrackerConfig.refind_iou``) also needs the box's bottom edge (the feet) within this
+fraction of the lost box's height of where it was: a person back in place stands where they stood (an umbrella or
+an occluder changes the top of the box, not the feet), while someone passing in front of them stands lower."""
+EXIT_VISIBLE = 0.5
+"""A lost track whose predicted box shows less than this fraction inside the image has left the view, as has one
+last seen within ``EXIT_BORDER`` of the left or right border while walking towards it: no box reaches it by motion
+any more (the person walking in behind it at that border would take its ID), nor by the looser re-identification;
+it may still come back through the identity memory's distinct appearance match."""
+EXIT_BORDER = 0.01
+"""Fraction of the image width that counts as touching the left or right border."""
 
 
 @dataclass
@@ -85,6 +97,7 @@ class FrameInput:
     cover: np.ndarray       # (N,) fraction covered by someone in front (0 when not needed)
     trust: np.ndarray       # (N,) weight of each embedding in the feature update
     good: np.ndarray        # (N,) a good view of a whole person: may become an appearance exemplar
+    thresholds: AppearanceThresholds  # this frame's appearance decisions (calibrated on the video, or fixed)
 
     @property
     def use_app(self) -> bool:
@@ -163,6 +176,9 @@ class Tracker:
         self.tracks = TrackStore(exemplars=config.memory_exemplars)
         self.identity = IdentityResolver(config, self.tracks, memory)
         """Identity decisions (fresh IDs, recall, merges, exemplars) and the identity memory it owns."""
+        self.calibration = DistanceCalibration(config.calibration_pairs)
+        """Different-people and same-person distances seen in this video: the appearance thresholds once enough
+        are seen (``TrackerConfig.calibrate``)."""
         self.memory = self.identity.memory
         self.reset()
 
@@ -171,7 +187,10 @@ class Tracker:
         between videos)."""
         self.tracks = TrackStore(exemplars=self.config.memory_exemplars)
         self.identity.reset(self.tracks)
+        self.calibration.reset()
         self.frame_id = 0
+        self.image_size: tuple[int, int] | None = None
+        """(width, height) of the last frame given to :meth:`step` (None before one is)."""
         self.last = TrackerOutput(_EMPTY_OUT)
         """The result of the last :meth:`step`."""
         self.id_log = IdLog(ID_LOG_FRAMES)
@@ -278,7 +297,7 @@ class Tracker:
         promote, gained = self._apply_matches(rows, det_rows, fi)
         # 8. identities: fresh or remembered for the confirmed now, recall for young tracks that showed a new view
         recall = ~promote & np.isin(rows, gained) & self.identity.may_recall(rows, self.frame_id)
-        rows, drop, reentries, renamed = self._identify(rows, promote, recall)
+        rows, drop, reentries, renamed = self._identify(rows, promote, recall, fi.thresholds)
         conf = T.state[rows] == CONFIRMED
         out = self._rows_out(rows[conf], det_rows[conf], fi)
         # 9. lifecycle: unmatched -> lost -> removed
@@ -310,6 +329,7 @@ class Tracker:
                 emb = emb[keep]
         if frame is not None:
             validate_frame(frame)
+            self.image_size = (int(frame.shape[1]), int(frame.shape[0]))
         elif self.cmc is not None:
             raise ValueError(
                 "frame: camera-motion compensation (config.cmc) needs the frame; pass update(..., frame=img)"
@@ -333,7 +353,14 @@ class Tracker:
         trust = 1.0 - cover if cfg.occlusion_trust else np.ones(len(dets))
         good = self._good_views(xyxy, dets[:, 4], cover, frame) if memory else np.zeros(len(dets), bool)
         return FrameInput(dets, keep, emb, xyxy, xyxy_to_cxcywh(xyxy), dets[:, 4] >= cfg.track_high_thresh,
-                          cover, trust, good)
+                          cover, trust, good, self.appearance_thresholds())
+
+    def appearance_thresholds(self) -> AppearanceThresholds:
+        """The appearance thresholds of the next frame: measured on this video (``calibrate``, once enough people
+        were seen together), else the configured values."""
+        cfg = self.config
+        fixed = AppearanceThresholds(cfg.appearance_thresh, cfg.reid_thresh, cfg.memory_thresh)
+        return self.calibration.thresholds(fixed) if cfg.calibrate else fixed
 
     def _good_views(self, xyxy, score, cover, frame) -> np.ndarray:
         """Detections that show a whole person well enough to become appearance exemplars."""
@@ -368,11 +395,30 @@ class Tracker:
                           cfg.gate_radius)
         far_ok, cdist = spatial_gate(T.mean[:n, :4], fi.cxcywh, radius, cfg.size_ratio)
         near_ok = (cdist <= cfg.gate_radius) & far_ok | (d_iou < 0.9)
+        exited = self._exited()[:, None]
+        near_ok &= ~exited
+        far_ok &= ~exited
         if cfg.class_aware:
             same_cls = T.cls[:n, None] == fi.dets[None, :, 5]
             near_ok &= same_cls
             far_ok &= same_cls
         return near_ok, far_ok, cdist, radius
+
+    def _exited(self) -> np.ndarray:
+        """(n,) lost tracks that walked out of the view (``EXIT_VISIBLE``, ``EXIT_BORDER``); all False without a
+        frame size."""
+        T = self.tracks
+        n = T.n
+        if self.image_size is None or not n:
+            return np.zeros(n, bool)
+        w, h = self.image_size
+        box = cxcywh_to_xyxy(T.mean[:n, :4])
+        inside = (np.clip(box[:, 2], 0, w) - np.clip(box[:, 0], 0, w)) * (np.clip(box[:, 3], 0, h)
+                                                                         - np.clip(box[:, 1], 0, h))
+        area = np.maximum((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]), 1e-9)
+        last, vx, mx = T.box[:n], T.mean[:n, 4], EXIT_BORDER * w
+        gone = (inside / area < EXIT_VISIBLE) | ((last[:, 0] <= mx) & (vx < 0)) | ((last[:, 2] >= w - mx) & (vx > 0))
+        return (T.state[:n] == LOST) & gone
 
     def _costs(self, fi: FrameInput) -> Stage1Costs:
         """All stage costs of this frame, by broadcasting."""
@@ -382,30 +428,65 @@ class Tracker:
         d_iou = 1.0 - iou_matrix(cxcywh_to_xyxy(T.mean[:n, :4]), fi.xyxy)
         near_ok, far_ok, cdist, radius = self._gates(fi, d_iou)
         motion_ok = near_ok.copy()           # low-score stage: motion only (their embeddings are never read)
-        thresh = max(cfg.match_thresh, cfg.reid_thresh + cfg.reid_motion_weight)
+        thr = fi.thresholds
+        thresh = max(cfg.match_thresh, cfg.reid_thresh + cfg.reid_motion_weight)   # costs read in the fixed scale
         if not fi.use_app:
             fused = np.where(near_ok, d_iou, GATED)
             return Stage1Costs(d_iou, fused, np.where(fused <= cfg.match_thresh, fused, GATED), motion_ok, thresh)
         d_app = cosine_distance(T.feat[:n], fi.emb)
         has = T.has_feat[:n]
+        lost = T.state[:n] == LOST
         w = (cfg.appearance_weight * has)[:, None]
-        fused = (1.0 - w) * d_iou + w * d_app
-        # appearance vetoes clear mismatches (with occlusion_trust, not for boxes more than half covered)
-        near_ok &= ~(has[:, None] & (fi.trust[None, :] >= 0.5) & (d_app > cfg.appearance_thresh))
+        fused = (1.0 - w) * d_iou + w * (d_app / thr.scale)
+        # appearance vetoes clear mismatches (with occlusion_trust, not for boxes more than half covered) where motion
+        # is ambiguous: a pair of a track seen last frame and a box that motion alone would join, with no rival in
+        # its row or column, is left to motion; a lost track's prediction is never unambiguous
+        by_motion = near_ok & (d_iou <= cfg.match_thresh)
+        alone = by_motion & (by_motion.sum(1, keepdims=True) == 1) & (by_motion.sum(0, keepdims=True) == 1)
+        near_ok &= ~(has[:, None] & (fi.trust[None, :] >= 0.5) & (d_app > thr.appearance) & (lost[:, None] | ~alone))
         # only a distinct appearance match may go beyond the IoU rule of motion-only matching; the ratio test runs
         # over tracks with features and high-score detections (the only embeddings read)
         distinct = np.zeros(d_app.shape, bool)
         rows_f, cols_h = np.flatnonzero(has), np.flatnonzero(fi.high)
-        distinct[np.ix_(rows_f, cols_h)] = distinct_pairs(d_app[np.ix_(rows_f, cols_h)], cfg.appearance_margin)
+        distinct[np.ix_(rows_f, cols_h)] = distinct_pairs(d_app[np.ix_(rows_f, cols_h)],
+                                                          cfg.appearance_margin * thr.scale)
         near_ok &= distinct | (d_iou <= cfg.match_thresh)
         fused = np.where(near_ok, fused, GATED)
         stage1 = np.where(fused <= cfg.match_thresh, fused, GATED)
         # re-identification: a lost track may also match on appearance alone, inside its widening gate
-        reid_ok = far_ok & distinct & ((T.state[:n] == LOST) & has)[:, None] & (d_app <= cfg.reid_thresh)
+        reid_ok = far_ok & distinct & (lost & has)[:, None] & (d_app <= thr.reid)
         if reid_ok.any():
-            reid = d_app + cfg.reid_motion_weight * cdist / radius[:, None]
+            reid = d_app / thr.scale + cfg.reid_motion_weight * cdist / radius[:, None]
             stage1 = np.where(reid_ok, np.minimum(stage1, reid), stage1)
+        # re-finding in place: a box where a lost track was last seen (same place, same size) is that person when
+        # appearance agrees as for re-identification, with no ratio test (a partial view - an umbrella, the frame
+        # edge - may look about as much like someone else in view)
+        refind = self._refind_costs(fi, d_app, lost & ~self._exited(), has)
+        if refind is not None:
+            stage1 = np.minimum(stage1, refind)
         return Stage1Costs(d_iou, fused, stage1, motion_ok, thresh)
+
+    def _refind_costs(self, fi: FrameInput, d_app: np.ndarray, lost: np.ndarray, has: np.ndarray):
+        """(n, N) costs of lost tracks re-found where they were last seen (``refind_iou``), GATED elsewhere; None
+        when no pair qualifies."""
+        cfg = self.config
+        T = self.tracks
+        if not lost.any() or cfg.refind_iou >= 1.0:
+            return None
+        rows = np.flatnonzero(lost)
+        iou_last = iou_matrix(T.box[rows].astype(np.float64), fi.xyxy)
+        last = T.box[rows].astype(np.float64)
+        feet = np.abs(fi.xyxy[None, :, 3] - last[:, None, 3]) <= REFIND_FEET * (last[:, 3] - last[:, 1])[:, None]
+        ok = (iou_last >= cfg.refind_iou) & feet & fi.high[None, :]
+        ok &= ~(has[rows, None] & (d_app[rows] > fi.thresholds.reid))
+        if cfg.class_aware:
+            ok &= T.cls[rows, None] == fi.dets[None, :, 5]
+        if not ok.any():
+            return None
+        w = (cfg.appearance_weight * has[rows])[:, None]
+        out = np.full(d_app.shape, GATED)
+        out[rows] = np.where(ok, (1.0 - w) * (1.0 - iou_last) + w * d_app[rows] / fi.thresholds.scale, GATED)
+        return out
 
     def _stage1(self, rows, costs: Stage1Costs, m: _Matches) -> np.ndarray:
         """Confirmed and lost tracks vs high-score detections; returns the confirmed tracks left unmatched."""
@@ -434,6 +515,8 @@ class Tracker:
         T = self.tracks
         if not len(rows):
             return np.zeros(0, bool), _EMPTY_ROWS
+        if fi.emb is not None and cfg.calibrate:
+            self._observe(rows, det_rows, fi)
         z = fi.cxcywh[det_rows]
         s = fi.dets[det_rows, 4].astype(np.float64)
         T.mean[rows], T.cov[rows] = self.kalman.update(T.mean[rows], T.cov[rows], z, s)
@@ -450,6 +533,17 @@ class Tracker:
         T.state[rows] = st
         gained = self._update_features(rows, det_rows, fi) if fi.emb is not None else _EMPTY_ROWS
         return promote, gained
+
+    def _observe(self, rows, det_rows, fi: FrameInput) -> None:
+        """Feed the calibration: the clear views (high score, at most half covered) of established tracks matched in
+        this frame (different people), each against its track's feature so far (the same person)."""
+        T = self.tracks
+        clear = (T.state[rows] != TENTATIVE) & fi.high[det_rows] & (fi.cover[det_rows] <= EXEMPLAR_MAX_COVER)
+        if clear.sum() < 1:
+            return
+        r = rows[clear]
+        own = np.where(T.has_feat[r][:, None], T.feat[r], 0.0).astype(np.float32)
+        self.calibration.observe(fi.emb[det_rows[clear]], own)
 
     def _update_features(self, rows, det_rows, fi: FrameInput) -> np.ndarray:
         """Exponential moving average of each matched track's features, trusting confident, unoccluded boxes more
@@ -471,9 +565,11 @@ class Tracker:
         a = np.where(has, a, 0.0)[:, None]          # a track's first embedding becomes its memory
         T.feat[rows] = l2_normalise(a * T.feat[rows] + (1.0 - a) * e)
         T.has_feat[rows] = True
-        return self.identity.offer_views(rows, fi.good[det_rows], e) if self.identity.active else _EMPTY_ROWS
+        return (self.identity.offer_views(rows, fi.good[det_rows], e, fi.thresholds.appearance)
+                if self.identity.active else _EMPTY_ROWS)
 
-    def _identify(self, rows, promote, recall) -> tuple[np.ndarray, np.ndarray, dict, dict]:
+    def _identify(self, rows, promote, recall, thresholds: AppearanceThresholds
+                  ) -> tuple[np.ndarray, np.ndarray, dict, dict]:
         """Identities for matched track ``rows``: the ones confirmed now (``promote``) get a remembered or fresh ID,
         the young ones in ``recall`` may switch to a remembered one. Returns the rows now carrying each match (a
         re-found lost track replaces the new one, whose row is in ``drop``), and this frame's re-entries and
@@ -486,7 +582,7 @@ class Tracker:
         for ask, fresh in ((promote, True), (recall, False)):
             if ask.any():
                 src = rows[ask]
-                got = self.identity.identify(src, fresh, self.frame_id)
+                got = self.identity.identify(src, fresh, self.frame_id, thresholds)
                 drop[src[got.dest != src]] = True
                 rows[ask] = got.dest
                 reentries.update(got.reentries)
@@ -519,11 +615,11 @@ class Tracker:
         rows = T.add(mean, cov, fi.dets[new_dets, 5], fi.dets[new_dets, 4],
                      None if fi.emb is None else fi.emb[new_dets], fi.dets[new_dets, :4], self.frame_id)
         if fi.emb is not None and self.identity.active:
-            self.identity.offer_views(rows, fi.good[new_dets], fi.emb[new_dets])
+            self.identity.offer_views(rows, fi.good[new_dets], fi.emb[new_dets], fi.thresholds.appearance)
         if not (self.frame_id == 1 or cfg.min_hits <= 1):
             return _EMPTY_OUT, Identified(_EMPTY_ROWS, {}, {})
         T.state[rows] = CONFIRMED
-        got = self.identity.identify(rows, True, self.frame_id)
+        got = self.identity.identify(rows, True, self.frame_id, fi.thresholds)
         out = self._rows_out(got.dest, new_dets, fi)
         merged = got.dest != rows
         if merged.any():
