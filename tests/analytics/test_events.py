@@ -159,16 +159,41 @@ def test_covered_at_the_side_is_still_observed():
 
 
 def test_one_jittered_box_does_not_set_the_start_side():
-    """A new track's first box lands just past the dead band, the next ones are on the line and then clearly past
-    it on the other side: no side was ever taken, so no crossing (a first side takes start_frames)."""
+    """A new track's first box lands just past the dead band, the next ones stay on the line: no side is taken
+    (a first side takes start_frames), so standing at the line counts nothing."""
     cfg = EventsConfig(confirm_frames=5, start_frames=3, line_margin=0.1)
-    ys = [107, 102, 99, 97, 95, 93, 90, 85, 80, 75, 70]  # box height 60: the band is 94..106
+    ys = [107, 102, 99, 97, 99, 101, 98, 100, 102, 99, 97]  # box height 60: the band is 94..106
     ev = run(EventEngine([DOOR], fps=30, config=cfg), {f: [box(4, y)] for f, y in enumerate(ys, 1)})
     assert kinds(ev, "line_cross") == []
     eng = EventEngine([DOOR], fps=30, config=cfg)
-    ys = [120, 115, 110] + ys[1:]  # three clear frames below first: the start side is taken, the crossing counts
+    ys = [120, 115, 110, 102, 99, 97, 95, 93, 90, 85, 80, 75, 70]  # three clear frames below: the crossing counts
     ev = run(eng, {f: [box(4, y)] for f, y in enumerate(ys, 1)})
     assert [(e["direction"], e["frame"]) for e in kinds(ev, "line_cross")] == [("in", 8)]
+
+
+def test_a_crossing_after_a_single_clear_box_counts():
+    """One clear box below the line (the person just stepped into view, or their feet were hidden), then clearly
+    above it for confirm_frames: they walked across, from where they were first seen (the geometric truth)."""
+    cfg = EventsConfig(confirm_frames=5, start_frames=3, line_margin=0.1)
+    ys = [107, 102, 99, 97, 95, 93, 90, 85, 80, 75, 70]
+    ev = run(EventEngine([DOOR], fps=30, config=cfg), {f: [box(4, y)] for f, y in enumerate(ys, 1)})
+    assert [(e["direction"], e["frame"]) for e in kinds(ev, "line_cross")] == [("in", 6)]
+
+
+def test_people_walking_in_and_out_through_a_side_border_cross_a_line_next_to_it():
+    """A line 40 px from the left edge: a person walks in from the left border and on (in), later walks back out
+    through the left border with their feet hidden by someone in front the whole way (out, counted on leaving)."""
+    edge = parse_line("40,0,40,400:edge")
+    eng = EventEngine([edge], fps=30, config=EventsConfig(exit_after=3), frame_size=(640, 400))
+    frames = {f: [[max(0.0, -30 + 8 * f), 100, -30 + 8 * f + 40, 200, 1, 0.9, 0, 0]] for f in range(1, 20)}
+    for f in range(20, 40):  # walking back out, hidden behind person 2 (lower bottom edge, in front)
+        x = 122 - 8 * (f - 20)
+        frames[f] = [[max(0.0, x), 100, max(1.0, x + 40), 200, 1, 0.9, 0, 0],
+                     [max(0.0, x - 20), 90, max(1.0, x + 60), 230, 2, 0.9, 0, 1]]
+    ev = run(eng, frames)
+    crossings = [(e["id"], e["direction"]) for e in kinds(ev, "line_cross")]
+    assert (1, "in") in crossings and (1, "out") in crossings
+    assert len([c for c in crossings if c[0] == 1]) == 2
 
 
 def test_a_visit_ends_where_the_person_was_last_seen_inside_when_hidden_on_the_way_out():

@@ -505,3 +505,79 @@ def test_embeddings_of_only_the_marked_rows_track_like_a_full_array():
         np.testing.assert_array_equal(a.features, b.features)
         reentries, renames = reentries + len(a.reentries), renames + len(a.renamed)
     assert reentries > 0 and renames > 0        # the scene exercises the identity memory
+
+
+# ---------------------------------------------------------------- real-footage cases: re-finding, borders
+def _partial_view(code, dist, seed):
+    """A view of ``code`` at cosine distance ``dist`` from it (an umbrella over the upper body, say)."""
+    r = np.random.default_rng(seed).normal(size=code.shape)
+    r -= (r @ code) * code
+    r /= np.linalg.norm(r)
+    c = 1.0 - dist
+    return (c * code + np.sqrt(1.0 - c * c) * r).astype(np.float32)
+
+
+def _vanish_and_return(config, newcomer_at=None, newcomer_view=None):
+    """Person A walks right up to x=300 and is missed for 36 frames (the track's prediction walks on, 180 px away);
+    B stands far away throughout. Then a box appears: A back a few pixels from where she vanished with a partial
+    view (default), or ``newcomer_view`` at ``newcomer_at``. Returns the ID A had and the ID the box gets."""
+    ca, cb = codes(2, seed=3)
+    back = _partial_view(ca, 0.2, seed=4)
+    # B looks about as much like A's partial view as A does: the ratio test cannot tell them apart
+    cb = _partial_view(back, 0.22, seed=5)
+    frame = np.zeros((480, 1280, 3), np.uint8)
+    t = Tracker(config)
+    for f in range(40):
+        x = 105 + 5 * f
+        out = t.update(np.array([box(x, 300), box(1000, 300)], np.float32), frame, embeddings=np.stack([ca, cb]))
+    a_id = ids_by_det(out)[0]
+    for _ in range(36):
+        t.update(np.array([box(1000, 300)], np.float32), frame, embeddings=cb[None])
+    where = (310, 300) if newcomer_at is None else newcomer_at
+    view = back if newcomer_view is None else newcomer_view
+    for _ in range(3):
+        # A's box is a little taller (the umbrella) but the feet stand where they stood
+        cx, cy = where
+        det = np.array([[cx - 22, cy - 60, cx + 22, cy + 50, 0.9, 0], box(1000, 300)], np.float32)
+        out = t.update(det, frame, embeddings=np.stack([view, cb]))
+    return a_id, ids_by_det(out).get(0)
+
+
+def test_a_person_back_where_they_vanished_with_a_changed_upper_body_keeps_the_id():
+    a_id, got = _vanish_and_return(TrackerConfig())
+    assert got == a_id
+    # without re-finding in place the same box starts a new identity (ratio test and memory both refuse)
+    a_id, got = _vanish_and_return(TrackerConfig(refind_iou=1.0))
+    assert got is not None and got != a_id
+
+
+def test_a_look_alike_entering_elsewhere_does_not_take_a_lost_id():
+    ca = codes(2, seed=3)[0]
+    look_alike = _partial_view(ca, 0.2, seed=7)
+    a_id, got = _vanish_and_return(TrackerConfig(), newcomer_at=(1200, 300), newcomer_view=look_alike)
+    assert got is not None and got != a_id
+
+
+def _leave_and_enter_behind(tracker):
+    """A walks out through the left border; two frames later B walks in through the same border. Motion only (no
+    appearance to veto anything). Returns (A's ID, B's ID)."""
+    frame = np.zeros((480, 640, 3), np.uint8)
+    clip = lambda b: [max(b[0], 0.0), b[1], b[2], b[3], b[4], b[5]]
+    for f in range(22):           # the last box [0, 35]: cut by the border
+        out = tracker.update(np.array([clip(box(120 - 5 * f, 240))], np.float32), frame)
+    a_id = ids_by_det(out)[0]
+    for f in range(3):            # A is gone: its last box was cut by the border, walking out
+        tracker.update(np.empty((0, 6), np.float32), frame)
+    for f in range(4):            # B walks in where A left
+        out = tracker.update(np.array([clip(box(-5 + 6 * f, 245))], np.float32), frame)
+    return a_id, ids_by_det(out).get(0)
+
+
+def test_a_track_leaving_at_the_border_does_not_pass_its_id_to_the_person_behind():
+    a_id, b_id = _leave_and_enter_behind(Tracker())
+    assert b_id is not None and b_id != a_id
+    # the rule is what holds it: a tracker that treats the gone track as still in view hands the ID over
+    t = Tracker()
+    t._exited = lambda: np.zeros(t.tracks.n, bool)
+    a_id, b_id = _leave_and_enter_behind(t)
+    assert b_id == a_id

@@ -23,7 +23,9 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
   or a person who vanishes and comes back under the same identity, is counted once per real change of side — and a
   crossing made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the
   other side. A new identity's start side (no crossing) is taken after ``start_frames`` clear observations in a
-  row on it, so one jittered box next to the line does not put it on a side. ``direction``: ``in`` from the line's
+  row on it, so one jittered box next to the line does not put it on a side; clear observations on one side
+  followed by clear ones on the other (someone who walked across while their feet were hidden, or right after
+  stepping into view) set the first side to where they came from, and the crossing counts. ``direction``: ``in`` from the line's
   right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
 * A box whose anchor lies under a box in front of it (lower bottom edge; :mod:`trackreid.analytics.occlusion`)
   gives no line or zone observation that frame: its feet are hidden, so its bottom edge is a guess. A person
@@ -199,7 +201,7 @@ class EventEngine:
         T["box"][rows] = tracks[:, :4]
         if self.lines:
             margin = self.config.line_margin * (tracks[:, 3] - tracks[:, 1])
-            events += self._update_lines(rows, ids, pts, margin, seen, frame)
+            events += self._update_lines(rows, ids, pts, margin, seen, frame, self._came_from(tracks, entering))
         if self.zones:
             events += self._update_zones(rows, ids, tracks, seen, frame)
         events += self._expire(frame - self.config.exit_after - 1)
@@ -214,15 +216,45 @@ class EventEngine:
         mem = T["in_view"] & (T["last_seen"] < frame) & (T["last_seen"] >= frame - self.config.occluder_frames)
         return ~hidden_anchors(tracks[:, :4], T["box"][mem], self.config.feet_margin)
 
-    def _update_lines(self, rows, ids, pts, margin, seen, frame) -> list[dict]:
+    def _came_from(self, tracks: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """(M, 2) for identities entering the view (``new``: first seen, or back) with a box at the left or right
+        image border: the point of that border beside their feet (they walked in from beyond it); NaN for the
+        others."""
+        out = np.full((len(tracks), 2), np.nan)
+        if self.frame_size is None or not len(tracks):
+            return out
+        w = self.frame_size[0]
+        pad = self.config.border * (tracks[:, 2] - tracks[:, 0])
+        left, right = new & (tracks[:, 0] <= pad), new & (tracks[:, 2] >= w - pad) & ~(tracks[:, 0] <= pad)
+        out[left, 0], out[right, 0] = 0.0, float(w)
+        out[left | right, 1] = tracks[left | right, 3]
+        return out
+
+    def _update_lines(self, rows, ids, pts, margin, seen, frame, came_from) -> list[dict]:
         T, k = self._table, self.config.confirm_frames
         s, valid, near = line_sides(pts, self.lines, margin)
+        entered = ~np.isnan(came_from[:, 0])
+        if entered.any():  # walked in through a side border: their first side is that border's, no crossing
+            cs0 = T["side"][rows]
+            cs0[entered[:, None] & (cs0 >= 0)] = -1  # back after leaving: the side they left on says nothing now
+            bs, bvalid, _ = line_sides(came_from[entered], self.lines, margin[entered])
+            first = cs0[entered]
+            first[bvalid] = bs[bvalid]
+            cs0[entered] = first
+            T["side"][rows] = cs0
         valid &= seen[:, None]
         cs, pend = T["side"][rows], T["pend"][rows]
         run, start = T["run"][rows], T["run_start"][rows]
-        run[near & seen[:, None]] = 0  # back at the line: an excursion not yet confirmed is over
-        # a first side takes start_frames clear observations in a row on it, and is no crossing
+        # back at the line: an excursion not yet confirmed is over (a first side's evidence stays: see below)
+        run[near & seen[:, None] & (cs >= 0)] = 0
+        # a first side takes start_frames clear observations in a row on it, and is no crossing; but clear
+        # observations on one side (fewer than start_frames: hidden, or just in view) followed by clear ones on the
+        # other mean the person walked across: the first side is where they came from, and the crossing counts
+        # once confirmed like any other
         seed = valid & (cs < 0)
+        moved = seed & (pend >= 0) & (pend != s) & (run > 0)
+        cs[moved], run[moved] = pend[moved], 0
+        seed &= ~moved
         restart = seed & ((pend != s) | (run == 0))
         pend[restart], run[restart], start[restart] = s[restart], 0, frame
         run[seed] += 1
@@ -245,6 +277,46 @@ class EventEngine:
         return [{"frame": int(f), "id": int(i), "event": "line_cross", "name": self.lines[j].name,
                  "direction": "in" if d else "out"}
                 for f, i, j, d in zip(start[m, li], ids[m], li, is_in)]
+
+    def _crossed_on_leaving(self, gone: np.ndarray) -> list[dict]:
+        """Identities leaving the view on the other side of a line than their confirmed one count as crossing it:
+        those with clear observations there not yet confirmed (they walked across and out, or were hidden right
+        after), and those leaving through a side border that lies on the other side (they walked across while
+        their feet were hidden): nothing can contradict them any more."""
+        T = self._table
+        side, run = T["side"][gone], T["run"][gone]
+        final = np.where(run > 0, 1 - side, -1).astype(np.int8)
+        if self.frame_size is not None:
+            box = T["box"][gone]
+            point = np.full((len(gone), 2), np.nan)
+            w = self.frame_size[0]
+            pad = self.config.border * (box[:, 2] - box[:, 0])
+            left, right = box[:, 0] <= pad, (box[:, 2] >= w - pad) & ~(box[:, 0] <= pad)
+            point[left, 0], point[right, 0] = 0.0, float(w)
+            point[left | right, 1] = box[left | right, 3]
+            out = left | right
+            if out.any():
+                bs, bvalid, _ = line_sides(point[out], self.lines, self.config.line_margin * (box[out, 3] - box[out, 1]))
+                f = final[out]
+                f[(f < 0) & bvalid] = bs[(f < 0) & bvalid]
+                final[out] = f
+        r, li = np.nonzero((side >= 0) & (final >= 0) & (final != side))
+        if not len(r):
+            return []
+        rows = gone[r]
+        is_in = final[r, li] == 0  # now on the left-hand side: came from the right
+        np.add.at(self.line_in, li[is_in], 1)
+        np.add.at(self.line_out, li[~is_in], 1)
+        bit = np.where(is_in, 1, 2).astype(np.uint8)
+        before = T["crossed"][rows, li]
+        first_time = (before & bit) == 0
+        np.add.at(self.people_in, li[is_in & first_time], 1)
+        np.add.at(self.people_out, li[~is_in & first_time], 1)
+        T["crossed"][rows, li] = before | bit
+        T["side"][rows, li] = final[r, li]
+        at = np.where(run[r, li] > 0, T["run_start"][rows, li], T["last_seen"][rows])
+        return [{"frame": int(f), "id": int(T.ids[row]), "event": "line_cross", "name": self.lines[j].name,
+                 "direction": "in" if d else "out"} for f, row, j, d in zip(at, rows, li, is_in)]
 
     def _update_zones(self, rows, ids, tracks, seen, frame) -> list[dict]:
         import supervision as sv
@@ -300,6 +372,7 @@ class EventEngine:
             T["inside"][gone] = False
             T["zrun"][gone] = 0
         if self.lines:
+            events += self._crossed_on_leaving(gone)
             T["run"][gone] = 0  # an excursion not yet confirmed is dropped; the confirmed side is kept ...
             out = gone[T["at_border"][gone]]  # ... unless it left the view: its path out of view is unknown
             T["side"][out] = -1
