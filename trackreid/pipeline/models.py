@@ -22,16 +22,35 @@ def resolve_device(device: str | int | None = "auto") -> str:
         raise PipelineError(str(exc)) from None
 
 
-def build_tracker(tracker_config=None, tracker=None, encoder=None):
+DEFAULT_CONF = 0.25
+"""The detector's default minimum score (``TrackingOptions.conf``), for which ``TrackerConfig``'s track-start
+thresholds are set."""
+
+
+def start_thresholds(conf: float) -> dict:
+    """Track-start thresholds for a run whose detector reports boxes from ``conf`` up: ``track_high_thresh`` and
+    ``new_track_thresh`` keep their distance above the default ``--conf`` (0.5 and 0.6 at 0.25), so lowering
+    ``--conf`` lowers where tracks start by as much, raising it raises them (capped at 0.95)."""
+    from trackreid.tracking.config import TrackerConfig
+
+    shift = float(conf) - DEFAULT_CONF
+    high = min(0.95, max(TrackerConfig.track_low_thresh, TrackerConfig.track_high_thresh + shift))
+    return {"track_high_thresh": round(high, 4),
+            "new_track_thresh": round(min(0.95, max(high, TrackerConfig.new_track_thresh + shift)), 4)}
+
+
+def build_tracker(tracker_config=None, tracker=None, encoder=None, conf: float | None = None):
     """A Tracker from a YAML path, a dict of overrides, a TrackerConfig, or None (defaults). The thresholds stored
-    with ``encoder``'s weights (``encoder.thresholds``) fill the keys a YAML file or dict leaves out; a
-    TrackerConfig is used as given."""
+    with ``encoder``'s weights (``encoder.thresholds``) and the track-start thresholds of the detector's ``conf``
+    (:func:`start_thresholds`) fill the keys a YAML file or dict leaves out; a TrackerConfig is used as given."""
     from trackreid.tracking.tracker import Tracker, TrackerConfig
 
     if tracker is not None:
         return tracker
     scale = getattr(encoder, "thresholds", None)
     defaults = scale.tracker_settings() if scale is not None else None
+    if conf is not None and float(conf) != DEFAULT_CONF:
+        defaults = {**(defaults or {}), **start_thresholds(conf)}
     if tracker_config is None:
         cfg = TrackerConfig.from_dict({}, defaults)
     elif isinstance(tracker_config, TrackerConfig):

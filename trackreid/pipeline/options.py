@@ -35,7 +35,9 @@ class TrackingOptions:
     classes: Any = ("person",)
     """Class names or ids to keep (None: all)."""
     conf: float = 0.25
-    """Minimum detection score."""
+    """Minimum detection score. Where tracks start moves with it (``trackreid.pipeline.models.start_thresholds``:
+    0.5 / 0.6 at 0.25, 0.35 / 0.45 at 0.1) unless the tracker config sets ``track_high_thresh`` or
+    ``new_track_thresh``."""
     imgsz: int | None = None
     """Detector input size (None: the model's own)."""
     device: Any = "auto"

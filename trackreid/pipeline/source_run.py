@@ -49,7 +49,7 @@ class SourceRun:
                  camera: int = 0):
         self.source, self.info, self.opts, self.models = source, info, opts, models
         self.tracker = build_tracker(opts.tracker_config, tracker if tracker is not None else opts.tracker,
-                                     models.encoder)
+                                     models.encoder, opts.conf)
         self.stats = StageStats()
         self.ids_seen: set[int] = set()
         self.n_dets = self.n_tracks = self.n_interpolated = 0  # detections in; rows written, interpolated ones
