@@ -220,14 +220,22 @@ class EventEngine:
         """(M, 2) for identities entering the view (``new``: first seen, or back) with a box at the left or right
         image border: the point of that border beside their feet (they walked in from beyond it); NaN for the
         others."""
-        out = np.full((len(tracks), 2), np.nan)
-        if self.frame_size is None or not len(tracks):
+        out = self._side_border_point(tracks[:, :4])
+        out[~new] = np.nan
+        return out
+
+    def _side_border_point(self, boxes: np.ndarray) -> np.ndarray:
+        """(M, 2) for boxes at the left or right image border (within ``border`` box widths): the point of that
+        border beside the feet; NaN for the others, and for all without a frame size."""
+        out = np.full((len(boxes), 2), np.nan)
+        if self.frame_size is None or not len(boxes):
             return out
         w = self.frame_size[0]
-        pad = self.config.border * (tracks[:, 2] - tracks[:, 0])
-        left, right = new & (tracks[:, 0] <= pad), new & (tracks[:, 2] >= w - pad) & ~(tracks[:, 0] <= pad)
+        pad = self.config.border * (boxes[:, 2] - boxes[:, 0])
+        left = boxes[:, 0] <= pad
+        right = (boxes[:, 2] >= w - pad) & ~left
         out[left, 0], out[right, 0] = 0.0, float(w)
-        out[left | right, 1] = tracks[left | right, 3]
+        out[left | right, 1] = boxes[left | right, 3]
         return out
 
     def _update_lines(self, rows, ids, pts, margin, seen, frame, came_from) -> list[dict]:
@@ -286,20 +294,14 @@ class EventEngine:
         T = self._table
         side, run = T["side"][gone], T["run"][gone]
         final = np.where(run > 0, 1 - side, -1).astype(np.int8)
-        if self.frame_size is not None:
-            box = T["box"][gone]
-            point = np.full((len(gone), 2), np.nan)
-            w = self.frame_size[0]
-            pad = self.config.border * (box[:, 2] - box[:, 0])
-            left, right = box[:, 0] <= pad, (box[:, 2] >= w - pad) & ~(box[:, 0] <= pad)
-            point[left, 0], point[right, 0] = 0.0, float(w)
-            point[left | right, 1] = box[left | right, 3]
-            out = left | right
-            if out.any():
-                bs, bvalid, _ = line_sides(point[out], self.lines, self.config.line_margin * (box[out, 3] - box[out, 1]))
-                f = final[out]
-                f[(f < 0) & bvalid] = bs[(f < 0) & bvalid]
-                final[out] = f
+        box = T["box"][gone]
+        point = self._side_border_point(box)
+        out = ~np.isnan(point[:, 0])
+        if out.any():
+            bs, bvalid, _ = line_sides(point[out], self.lines, self.config.line_margin * (box[out, 3] - box[out, 1]))
+            f = final[out]
+            f[(f < 0) & bvalid] = bs[(f < 0) & bvalid]
+            final[out] = f
         r, li = np.nonzero((side >= 0) & (final >= 0) & (final != side))
         if not len(r):
             return []
