@@ -9,8 +9,11 @@ Per frame, :meth:`Tracker.step` runs these steps on stacked arrays (there is no 
    gate (centre distance in box heights plus a height-ratio check) and the class mask (:class:`Stage1Costs`).
 4. Stage 1: confirmed and lost tracks vs high-score detections. Cost ``(1 - w) * (1 - IoU) + w * cosine``
    (``w`` = ``appearance_weight``), allowed only near the prediction; a clear appearance mismatch
-   (``appearance_thresh``) vetoes a pair. A lost track may instead match on appearance alone (re-identification:
-   cosine distance plus a small distance term) inside a spatial gate that widens the longer it has been lost.
+   (``appearance_thresh``) vetoes a pair where motion is ambiguous (a rival in its row or column, or a lost
+   track). A lost track may instead match on appearance alone (re-identification: cosine distance plus a small
+   distance term) inside a spatial gate that widens the longer it has been lost, or be re-found by a box on its
+   last box with the feet where they stood (``refind_iou``); one that walked out of the image is reached by no
+   box. The appearance thresholds are this frame's (``trackreid.tracking.calibration``: scaled to the video).
 5. Stage 2 (ByteTrack): confirmed tracks still unmatched vs low-score detections, by IoU only.
 6. Stage 3: tentative tracks vs the remaining high-score detections.
 7. Update: one batched Kalman update and one batched feature update (smoothed feature plus a diverse exemplar set)
