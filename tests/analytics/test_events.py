@@ -110,10 +110,14 @@ def test_hidden_feet_give_no_observation():
     """A person behind another, feet hidden, has the occluder's top as bottom edge: not a side or zone change."""
     eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2))
     frames = {f: [box(1, 150)] for f in range(1, 4)}
-    # frames 4-8: the lower half of person 1 is hidden by person 2 standing in front: its box ends at y=90
-    frames.update({f: [[80, 30, 120, 90, 1, 0.9, 0, 0], [70, 60, 130, 170, 2, 0.9, 0, 1]] for f in range(4, 9)})
+    # frames 4-8: the lower half of person 1 is hidden by person 2 standing in front: its box, cut, ends at y=90
+    frames.update({f: [[80, 60, 120, 90, 1, 0.9, 0, 0], [70, 60, 130, 170, 2, 0.9, 0, 1]] for f in range(4, 9)})
     ev = run(eng, frames)
     assert kinds(ev, "line_cross") == [] and kinds(ev, "zone_enter") == []
+    # a box as tall as the person's clear ones still reaches the feet, in front of someone or not: observed
+    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2))
+    frames.update({f: [[80, 30, 120, 90, 1, 0.9, 0, 0], [70, 60, 130, 170, 2, 0.9, 0, 1]] for f in range(4, 9)})
+    assert [e["direction"] for e in kinds(run(eng, frames), "line_cross")] == ["in"]
 
 
 def test_leaving_the_view_and_returning_on_the_other_side_is_not_a_crossing():
@@ -139,7 +143,7 @@ def test_leaving_the_view_and_returning_on_the_other_side_is_not_a_crossing():
 def test_an_occluder_missed_by_the_detector_still_hides():
     """Person 1 (below the door) walks behind person 2; its visible-part box ends above the door at y=90. Person 2
     is missed by the detector in some frames: its last box still hides person 1's feet there."""
-    behind = [80, 30, 120, 90, 1, 0.9, 0, 0]
+    behind = [80, 60, 120, 90, 1, 0.9, 0, 0]  # cut by person 2: shorter than its clear boxes
     front = [70, 60, 130, 170, 2, 0.9, 0, 1]
     frames = {f: [box(1, 150), box(2, 250, x=300)] for f in range(1, 4)}
     frames.update({f: [behind] + ([front] if f in (4, 5, 8, 11) else []) for f in range(4, 13)})

@@ -28,7 +28,8 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
   stepping into view) set the first side to where they came from, and the crossing counts. ``direction``: ``in`` from the line's
   right-hand side to its left-hand side (see :mod:`trackreid.analytics.regions`), ``out`` the reverse.
 * A box whose anchor lies under a box in front of it (lower bottom edge; :mod:`trackreid.analytics.occlusion`)
-  gives no line or zone observation that frame: its feet are hidden, so its bottom edge is a guess. A person
+  gives no line or zone observation that frame: its feet are hidden, so its bottom edge is a guess - unless the
+  box is as tall as the identity's recent clear boxes (``FULL_HEIGHT``): a box the occluder cuts is shorter. A person
   covered only at the side is observed. An identity unseen for at most ``occluder_frames`` still hides whoever is
   behind its last box (the detector missed the occluder, not the occluder left).
 * ``zone_enter`` / ``zone_exit``: the same confirmation on "anchor inside the polygon"; ``zone_enter``'s frame is
@@ -60,6 +61,9 @@ from .occlusion import hidden_anchors
 from .regions import Line, Zone
 
 EVENT_TYPES = ("enter", "exit", "line_cross", "zone_enter", "zone_exit")
+FULL_HEIGHT = 0.95
+"""A box under someone else's is still observed when at least this tall relative to the identity's recent clear
+boxes (a box the occluder cuts is shorter)."""
 
 
 @dataclass
@@ -140,7 +144,7 @@ class EventEngine:
         L, Z = len(self.lines), len(self.zones)
         self._table = IdentityTable({
             "in_view": (bool, (), False), "last_seen": (np.int64, (), 0), "at_border": (bool, (), False),
-            "box": (np.float64, (4,), 0.0),
+            "box": (np.float64, (4,), 0.0), "height": (np.float64, (), 0.0),
             "side": (np.int8, (L,), -1), "pend": (np.int8, (L,), -1), "run": (np.int32, (L,), 0),
             "run_start": (np.int64, (L,), 0),
             "crossed": (np.uint8, (L,), 0),
@@ -197,7 +201,7 @@ class EventEngine:
         events += [{"frame": frame, "id": int(i), "event": "enter", "reentry": bool(b)}
                    for i, b in zip(ids[entering], back[entering])]
         pts = anchors(tracks)
-        seen = self._unhidden(tracks, frame)
+        seen = self._observed(rows, tracks, frame)
         T["box"][rows] = tracks[:, :4]
         if self.lines:
             margin = self.config.line_margin * (tracks[:, 3] - tracks[:, 1])
@@ -207,6 +211,19 @@ class EventEngine:
         events += self._expire(frame - self.config.exit_after - 1)
         self._evict()
         return events
+
+    def _observed(self, rows: np.ndarray, tracks: np.ndarray, frame: int) -> np.ndarray:
+        """Tracks whose anchor is observed this frame: not hidden (:meth:`_unhidden`), or hidden but with a box as
+        tall as the identity's clear boxes (``FULL_HEIGHT``): a box cut by whoever is in front is shorter, one
+        that still reaches the feet is not, so its bottom edge is where the person stands."""
+        T = self._table
+        seen = self._unhidden(tracks, frame)
+        h = tracks[:, 3] - tracks[:, 1]
+        ref = T["height"][rows]
+        seen |= (ref > 0) & (h >= FULL_HEIGHT * ref)
+        ref = np.where(seen, np.where(ref > 0, 0.8 * ref + 0.2 * h, h), ref)
+        T["height"][rows] = ref
+        return seen
 
     def _unhidden(self, tracks: np.ndarray, frame: int) -> np.ndarray:
         """Tracks whose anchor is observed this frame: not under a box in front of it (:mod:`.occlusion`), among
