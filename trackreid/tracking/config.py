@@ -31,8 +31,9 @@ class TrackerConfig:
     appearance_weight: float = 0.5
     """Weight of the appearance distance in the fused cost (the rest goes to ``1 - IoU``); 0 = motion only."""
     appearance_thresh: float = 0.5
-    """Cosine distance above which a track and a detection are never matched (a veto on clear mismatches, so a
-    crossing cannot hand a track to someone who looks different). This, ``reid_thresh`` and ``memory_thresh`` are
+    """Cosine distance above which a track and a detection are never matched where motion is ambiguous (a veto on
+    clear mismatches, so a crossing cannot hand a track to someone who looks different; a pair that motion alone
+    would join with no rival in its row or column is left to motion, a lost track's never is). This, ``reid_thresh`` and ``memory_thresh`` are
     on the scale of OSNet x0.25 Market-1501, with which they were tuned; an encoder whose weights record their own
     (``trackreid.reid.thresholds``, e.g. the default MSMT17 one) replaces them unless they are set explicitly."""
     appearance_margin: float = 0.1
