@@ -29,6 +29,8 @@ __all__ = ["AppearanceThresholds", "DistanceCalibration"]
 
 PAIRS_PER_FRAME = 64
 """Most different-people pairs taken from one frame (a crowd does not flood the reservoir with one moment)."""
+REFRESH_FRAMES = 30
+"""Observed frames between two computations of the thresholds (distances change slowly; quantiles cost)."""
 MAX_OVERLAP = 0.05
 """Appearance counts as informative when at most this fraction of the different-people distances is smaller than
 the 90th percentile of a track's distances to its own new views (a trained encoder on real footage: 0%; an
@@ -63,14 +65,14 @@ class DistanceCalibration:
     def __init__(self, min_pairs: int = 1000, size: int = 4096, seed: int = 0):
         self.size, self.min_pairs = int(size), int(min_pairs)
         self._rng = np.random.default_rng(seed)
-        self.different = np.empty(0, np.float32)
-        self.same = np.empty(0, np.float32)
-        self._seen = {"different": 0, "same": 0}
+        self.reset()
 
     def reset(self) -> None:
         self.different = np.empty(0, np.float32)
         self.same = np.empty(0, np.float32)
         self._seen = {"different": 0, "same": 0}
+        self._cached: tuple[AppearanceThresholds, AppearanceThresholds] | None = None  # (fixed, result)
+        self._since = 0  # frames observed since the cached result
 
     def _add(self, name: str, values: np.ndarray) -> None:
         """Reservoir sampling: every distance seen so far has the same chance of being held."""
@@ -85,7 +87,6 @@ class DistanceCalibration:
         if len(values):
             slots = self._rng.integers(0, seen + np.arange(1, len(values) + 1))
             keep = slots < self.size
-            held = held.copy()
             held[slots[keep]] = values[keep]
             seen += len(values)
         setattr(self, name, held)
@@ -94,6 +95,7 @@ class DistanceCalibration:
     def observe(self, views: np.ndarray, own: np.ndarray) -> None:
         """One frame: ``views`` (M, D) L2-normalised embeddings of M different tracked people seen in it, ``own``
         (M, D) each one's smoothed feature from before this frame (rows of zeros where a track has none yet)."""
+        self._since += 1
         m = len(views)
         if m >= 2:
             i, j = np.triu_indices(m, 1)
@@ -110,9 +112,16 @@ class DistanceCalibration:
         return len(self.different) >= self.min_pairs and len(self.same) >= self.min_pairs // 4
 
     def thresholds(self, fixed: AppearanceThresholds) -> AppearanceThresholds:
-        """The thresholds to use now: ``fixed`` scaled to this video once enough pairs are seen, else ``fixed``."""
+        """The thresholds to use now: ``fixed`` scaled to this video once enough pairs are seen, else ``fixed``
+        (computed again every ``REFRESH_FRAMES`` observed frames)."""
         if not self.ready:
             return fixed
+        if self._cached is not None and self._cached[0] == fixed and self._since < REFRESH_FRAMES:
+            return self._cached[1]
+        self._cached, self._since = (fixed, self._measure(fixed)), 0
+        return self._cached[1]
+
+    def _measure(self, fixed: AppearanceThresholds) -> AppearanceThresholds:
         d = self.different
         if np.mean(d < np.quantile(self.same, 0.9)) > MAX_OVERLAP:
             return AppearanceThresholds(2.0, 0.0, 0.0, 1.0, "uninformative")
