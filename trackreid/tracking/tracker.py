@@ -387,8 +387,9 @@ class Tracker:
         if self.cmc is not None:
             apply_warp(mean, cov, self.cmc.estimate(frame, fi.dets[:, :4]))
 
-    def _gates(self, fi: FrameInput, d_iou: np.ndarray):
-        """Spatial and class gates: (near_ok, far_ok, centre distance, per-track radius)."""
+    def _gates(self, fi: FrameInput, d_iou: np.ndarray, exited: np.ndarray):
+        """Spatial and class gates: (near_ok, far_ok, centre distance, per-track radius); tracks that walked out of
+        the view (``exited``) pass neither."""
         cfg = self.config
         T = self.tracks
         n = T.n
@@ -398,9 +399,8 @@ class Tracker:
                           cfg.gate_radius)
         far_ok, cdist = spatial_gate(T.mean[:n, :4], fi.cxcywh, radius, cfg.size_ratio)
         near_ok = (cdist <= cfg.gate_radius) & far_ok | (d_iou < 0.9)
-        exited = self._exited()[:, None]
-        near_ok &= ~exited
-        far_ok &= ~exited
+        near_ok &= ~exited[:, None]
+        far_ok &= ~exited[:, None]
         if cfg.class_aware:
             same_cls = T.cls[:n, None] == fi.dets[None, :, 5]
             near_ok &= same_cls
@@ -429,7 +429,8 @@ class Tracker:
         T = self.tracks
         n = T.n
         d_iou = 1.0 - iou_matrix(cxcywh_to_xyxy(T.mean[:n, :4]), fi.xyxy)
-        near_ok, far_ok, cdist, radius = self._gates(fi, d_iou)
+        exited = self._exited()
+        near_ok, far_ok, cdist, radius = self._gates(fi, d_iou, exited)
         motion_ok = near_ok.copy()           # low-score stage: motion only (their embeddings are never read)
         thr = fi.thresholds
         thresh = max(cfg.match_thresh, cfg.reid_thresh + cfg.reid_motion_weight)   # costs read in the fixed scale
@@ -464,7 +465,7 @@ class Tracker:
         # re-finding in place: a box where a lost track was last seen (same place, same size) is that person when
         # appearance agrees as for re-identification, with no ratio test (a partial view - an umbrella, the frame
         # edge - may look about as much like someone else in view)
-        refind = self._refind_costs(fi, d_app, lost & ~self._exited(), has)
+        refind = self._refind_costs(fi, d_app, lost & ~exited, has)
         if refind is not None:
             stage1 = np.minimum(stage1, refind)
         return Stage1Costs(d_iou, fused, stage1, motion_ok, thresh)
@@ -477,8 +478,8 @@ class Tracker:
         if not lost.any() or cfg.refind_iou >= 1.0:
             return None
         rows = np.flatnonzero(lost)
-        iou_last = iou_matrix(T.box[rows].astype(np.float64), fi.xyxy)
         last = T.box[rows].astype(np.float64)
+        iou_last = iou_matrix(last, fi.xyxy)
         feet = np.abs(fi.xyxy[None, :, 3] - last[:, None, 3]) <= REFIND_FEET * (last[:, 3] - last[:, 1])[:, None]
         ok = (iou_last >= cfg.refind_iou) & feet & fi.high[None, :]
         ok &= ~(has[rows, None] & (d_app[rows] > fi.thresholds.reid))
