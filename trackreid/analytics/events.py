@@ -290,18 +290,23 @@ class EventEngine:
         if not cross.any():
             return []
         m, li = np.nonzero(cross)
-        is_in = s[m, li] == 0  # now on the left: came from the right-hand side
+        return self._count_crossings(rows[m], li, s[m, li] == 0, start[m, li])
+
+    def _count_crossings(self, rows: np.ndarray, li: np.ndarray, is_in: np.ndarray, frames: np.ndarray
+                         ) -> list[dict]:
+        """Count crossings of identity ``rows`` over lines ``li`` (``is_in``: now on the left-hand side, come from
+        the right), made at ``frames``: totals, distinct people per direction, and the events."""
+        T = self._table
         np.add.at(self.line_in, li[is_in], 1)
         np.add.at(self.line_out, li[~is_in], 1)
         bit = np.where(is_in, 1, 2).astype(np.uint8)
-        before = T["crossed"][rows[m], li]
+        before = T["crossed"][rows, li]
         first_time = (before & bit) == 0
         np.add.at(self.people_in, li[is_in & first_time], 1)
         np.add.at(self.people_out, li[~is_in & first_time], 1)
-        T["crossed"][rows[m], li] = before | bit
-        return [{"frame": int(f), "id": int(i), "event": "line_cross", "name": self.lines[j].name,
-                 "direction": "in" if d else "out"}
-                for f, i, j, d in zip(start[m, li], ids[m], li, is_in)]
+        T["crossed"][rows, li] = before | bit
+        return [{"frame": int(f), "id": int(T.ids[r]), "event": "line_cross", "name": self.lines[j].name,
+                 "direction": "in" if d else "out"} for f, r, j, d in zip(frames, rows, li, is_in)]
 
     def _crossed_on_leaving(self, gone: np.ndarray) -> list[dict]:
         """Identities leaving the view on the other side of a line than their confirmed one count as crossing it:
@@ -323,19 +328,9 @@ class EventEngine:
         if not len(r):
             return []
         rows = gone[r]
-        is_in = final[r, li] == 0  # now on the left-hand side: came from the right
-        np.add.at(self.line_in, li[is_in], 1)
-        np.add.at(self.line_out, li[~is_in], 1)
-        bit = np.where(is_in, 1, 2).astype(np.uint8)
-        before = T["crossed"][rows, li]
-        first_time = (before & bit) == 0
-        np.add.at(self.people_in, li[is_in & first_time], 1)
-        np.add.at(self.people_out, li[~is_in & first_time], 1)
-        T["crossed"][rows, li] = before | bit
-        T["side"][rows, li] = final[r, li]
         at = np.where(run[r, li] > 0, T["run_start"][rows, li], T["last_seen"][rows])
-        return [{"frame": int(f), "id": int(T.ids[row]), "event": "line_cross", "name": self.lines[j].name,
-                 "direction": "in" if d else "out"} for f, row, j, d in zip(at, rows, li, is_in)]
+        T["side"][rows, li] = final[r, li]
+        return self._count_crossings(rows, li, final[r, li] == 0, at)
 
     def _update_zones(self, rows, ids, tracks, seen, frame) -> list[dict]:
         import supervision as sv

@@ -98,9 +98,8 @@ class FinalRows:
         ``max_gap`` frames get interpolated rows here and in the held frames up to their return."""
         if ids is None:
             ids = self._ids_of(tracks)
-        previous, self._previous = self._previous, None
-        if previous is not None and previous[0] == frame_id - 1:
-            _, prev_ids, prev_rows = previous
+        if self._previous is not None and self._previous[0] == frame_id - 1:
+            _, prev_ids, prev_rows = self._previous
             gone = ~np.isin(prev_ids, ids)
             if gone.any():
                 tracks, ids = self._interpolate(frame_id, tracks, ids, prev_ids[gone], prev_rows[gone])

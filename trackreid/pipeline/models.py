@@ -22,9 +22,8 @@ def resolve_device(device: str | int | None = "auto") -> str:
         raise PipelineError(str(exc)) from None
 
 
-DEFAULT_CONF = 0.25
-"""The detector's default minimum score (``TrackingOptions.conf``), for which ``TrackerConfig``'s track-start
-thresholds are set."""
+DEFAULT_CONF = TrackingOptions.conf
+"""The detector's default minimum score, for which ``TrackerConfig``'s track-start thresholds are set."""
 
 
 def start_thresholds(conf: float) -> dict:
@@ -49,7 +48,7 @@ def build_tracker(tracker_config=None, tracker=None, encoder=None, conf: float |
         return tracker
     scale = getattr(encoder, "thresholds", None)
     defaults = scale.tracker_settings() if scale is not None else None
-    if conf is not None and float(conf) != DEFAULT_CONF:
+    if conf is not None:
         defaults = {**(defaults or {}), **start_thresholds(conf)}
     if tracker_config is None:
         cfg = TrackerConfig.from_dict({}, defaults)

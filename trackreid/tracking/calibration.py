@@ -55,6 +55,11 @@ class AppearanceThresholds:
     """``fixed`` (the configured values), ``calibrated`` (measured on this video) or ``uninformative`` (this
     encoder does not tell these people apart: appearance decides nothing)."""
 
+    @classmethod
+    def configured(cls, cfg) -> "AppearanceThresholds":
+        """The fixed values of a ``TrackerConfig``."""
+        return cls(cfg.appearance_thresh, cfg.reid_thresh, cfg.memory_thresh)
+
 
 class DistanceCalibration:
     """Reservoirs of different-people and same-person distances from one video, and the thresholds they give.
@@ -130,7 +135,7 @@ class DistanceCalibration:
                                     "calibrated")
 
     def stats(self) -> dict:
-        """What the calibration holds (for summaries and tests)."""
+        """What the calibration holds (pairs seen, medians held), for tests and diagnostics."""
         out = {"different_pairs": int(self._seen["different"]), "same_pairs": int(self._seen["same"])}
         if len(self.different) and len(self.same):
             out.update(different_median=round(float(np.median(self.different)), 4),

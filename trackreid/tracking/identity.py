@@ -122,8 +122,8 @@ class IdentityResolver:
         if self.active:
             ask = np.flatnonzero(T.has_feat[q])
             if len(ask):
-                found = self._recall(q, ask, ids, dest, frame, reentries, thresholds or AppearanceThresholds(
-                    cfg.appearance_thresh, cfg.reid_thresh, cfg.memory_thresh))
+                found = self._recall(q, ask, ids, dest, frame, reentries,
+                                     thresholds or AppearanceThresholds.configured(cfg))
         if not fresh and found.any():
             renamed.update(zip(T.track_id[q[found]].tolist(), ids[found].tolist()))
         if fresh:

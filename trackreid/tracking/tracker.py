@@ -362,7 +362,7 @@ class Tracker:
         """The appearance thresholds of the next frame: measured on this video (``calibrate``, once enough people
         were seen together), else the configured values."""
         cfg = self.config
-        fixed = AppearanceThresholds(cfg.appearance_thresh, cfg.reid_thresh, cfg.memory_thresh)
+        fixed = AppearanceThresholds.configured(cfg)
         return self.calibration.thresholds(fixed) if cfg.calibrate else fixed
 
     def _good_views(self, xyxy, score, cover, frame) -> np.ndarray:
