@@ -25,7 +25,7 @@ def kinds(events, kind):
 
 
 def test_direction_dwell_and_exit_at_end():
-    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, exit_after=5))
+    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, zone_confirm_frames=2, exit_after=5))
     frames = {f: [box(1, 160 - 10 * f)] for f in range(1, 13)}  # walks up: y 150 -> 40, crosses at 100
     frames.update({f: [box(1, 40 + 10 * (f - 12)), box(2, 300)] for f in range(13, 25)})  # walks back down
     ev = run(eng, frames)
@@ -49,7 +49,8 @@ def test_flicker_at_the_line_counts_once():
 
 
 def test_reentry_counted_once_and_crossing_while_unseen():
-    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, exit_after=3))
+    eng = EventEngine([DOOR], [TOP], fps=10, config=EventsConfig(confirm_frames=2, zone_confirm_frames=2,
+                                                                 exit_after=3))
     frames = {f: [box(5, 150)] for f in range(1, 5)}  # below the line
     frames.update({f: [box(5, 60)] for f in range(15, 20)})  # gone 10 frames (exits), back above it: same id
     frames.update({f: [box(5, 62)] for f in range(30, 33)})  # gone again, back on the same side
@@ -94,6 +95,16 @@ def test_bad_input():
     eng.update(np.zeros((0, 8)), 3)
     with pytest.raises(ValueError, match="must increase"):
         eng.update(np.zeros((0, 8)), 3)
+
+
+def test_stepping_across_and_turning_back_counts_both_ways():
+    """Defaults: someone who walks in across the door, turns after a few steps and walks back out crossed twice
+    (the geometric truth); a zone entered for as long is not a visit yet (zones need more observations)."""
+    eng = EventEngine([DOOR], [TOP], fps=30)
+    ys = [140, 130, 120, 110, 85, 80, 75, 80, 120, 125, 130, 135]  # beyond the dead band 3 frames, then back
+    ev = run(eng, {f: [box(4, y)] for f, y in enumerate(ys, 1)})
+    assert [(e["direction"], e["frame"]) for e in kinds(ev, "line_cross")] == [("in", 5), ("out", 9)]
+    assert kinds(ev, "zone_enter") == []
 
 
 def test_jitter_along_the_line_is_not_a_crossing():
@@ -201,14 +212,14 @@ def test_people_walking_in_and_out_through_a_side_border_cross_a_line_next_to_it
 
 
 def test_a_visit_ends_where_the_person_was_last_seen_inside_when_hidden_on_the_way_out():
-    """Person 1 leaves the zone, is seen outside twice (fewer than confirm_frames), then walks on with its feet
+    """Person 1 leaves the zone, is seen outside twice (fewer than zone_confirm_frames), then walks on with its feet
     hidden by person 2 until it leaves the view: its visit ends before the first frame seen outside."""
     zone = parse_zone("0,0,400,0,400,100,0,100:top")
     frames = {f: [box(1, 60)] for f in range(1, 11)}  # inside, frames 1-10
     frames.update({11: [box(1, 120)], 12: [box(1, 130)]})  # outside, not yet confirmed (k=4)
     hidden = [[80, 80, 120, 140, 1, 0.9, 0, 0], [70, 100, 130, 220, 2, 0.9, 0, 1]]
     frames.update({f: hidden for f in range(13, 21)})
-    eng = EventEngine([], [zone], fps=10, config=EventsConfig(confirm_frames=4, exit_after=3))
+    eng = EventEngine([], [zone], fps=10, config=EventsConfig(zone_confirm_frames=4, exit_after=3))
     ev = run(eng, frames)
     (zx,) = kinds(ev, "zone_exit")
     assert zx["frame"] == 10 and zx["dwell_s"] == pytest.approx(1.0)

@@ -18,7 +18,8 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
 * ``line_cross``: the side of the line an identity stands on is *confirmed*; a crossing counts when its anchor is
   seen on the other side in ``confirm_frames`` observations in a row (frames where it is unseen, hidden, or beyond
   the line's ends neither extend nor break that run; an observation within ``line_margin`` box heights of the line
-  breaks it, so someone walking along the line is not counted by the jitter of their box). ``frame`` is the first
+  breaks it, so someone walking along the line is not counted by the jitter of their box: the dead band does most
+  of the debouncing, so lines need fewer observations than zones). ``frame`` is the first
   of those frames. The confirmed side is kept while the identity is unseen, so a track that flickers at the line,
   or a person who vanishes and comes back under the same identity, is counted once per real change of side — and a
   crossing made while unseen (occluded, or out of view and re-identified) is counted when they reappear on the
@@ -32,7 +33,7 @@ Rules (the anchor of a box is its bottom centre, where a person stands):
   box is as tall as the identity's recent clear boxes (``FULL_HEIGHT``): a box the occluder cuts is shorter. A person
   covered only at the side is observed. An identity unseen for at most ``occluder_frames`` still hides whoever is
   behind its last box (the detector missed the occluder, not the occluder left).
-* ``zone_enter`` / ``zone_exit``: the same confirmation on "anchor inside the polygon"; ``zone_enter``'s frame is
+* ``zone_enter`` / ``zone_exit``: the same confirmation (``zone_confirm_frames``) on "anchor inside the polygon"; ``zone_enter``'s frame is
   the first frame inside, ``zone_exit``'s the last frame inside, ``dwell_s = (exit - enter + 1) / fps``. A visit
   still open when its identity exits the view closes then: at the frame before its first clear observation
   outside when it was seen outside since (the exit was not yet confirmed because it was hidden afterwards),
@@ -69,9 +70,14 @@ boxes (a box the occluder cuts is shorter)."""
 @dataclass
 class EventsConfig:
     exit_after: int = 30  #: frames an identity may stay unseen before it exits the view
-    confirm_frames: int = 5  #: observations in a row on the new side (of a line, of a zone edge) to confirm it
+    #: observations in a row beyond the dead band on a line's new side to confirm a crossing (the dead band already
+    #: keeps jitter out; more observations only miss people who cross and turn back soon after)
+    confirm_frames: int = 3
+    #: observations in a row inside (outside) a zone to confirm entering (leaving) it: zones have no dead band, so
+    #: a box jittering on the edge needs more of them
+    zone_confirm_frames: int = 5
     #: clear observations in a row on one side that give a new identity its first side of a line (no crossing):
-    #: more than one, so a single jittered box beside the line does not set it; fewer than ``confirm_frames``, as
+    #: more than one, so a single jittered box beside the line does not set it; no more than ``confirm_frames``, as
     #: people appear (enter the view, step out from behind someone) shortly before a line too
     start_frames: int = 3
     #: anchors closer to a line than this fraction of their box height are on neither side (a dead band against
@@ -89,8 +95,8 @@ class EventsConfig:
     max_identities: int = 10000  #: identities whose state is kept; beyond it those out of view longest are dropped
 
     def __post_init__(self) -> None:
-        for name, low in (("exit_after", 0), ("confirm_frames", 1), ("start_frames", 1), ("max_identities", 1),
-                          ("occluder_frames", 0)):
+        for name, low in (("exit_after", 0), ("confirm_frames", 1), ("zone_confirm_frames", 1), ("start_frames", 1),
+                          ("max_identities", 1), ("occluder_frames", 0)):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
                 raise ValueError(f"EventsConfig.{name}: expected an integer >= {low}, got {v!r}")
@@ -335,7 +341,7 @@ class EventEngine:
     def _update_zones(self, rows, ids, tracks, seen, frame) -> list[dict]:
         import supervision as sv
 
-        T, k = self._table, self.config.confirm_frames
+        T, k = self._table, self.config.zone_confirm_frames
         if len(tracks):
             det = sv.Detections(xyxy=tracks[:, :4].astype(np.float32))
             obs = np.stack([p.trigger(det) for p in self._polygons], axis=1)
