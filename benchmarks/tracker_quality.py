@@ -284,7 +284,7 @@ def print_table(results: dict) -> None:
     print(f"(ground truth: {sum(results[next(iter(results))][n]['GT_ids'] for n in names)} identities)")
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     p.add_argument("--people", type=int, default=40, help="identities per scene (about a third in view at once)")
@@ -303,6 +303,11 @@ def main(argv=None) -> None:
                         "from ../shared/data, its own crops and preprocessing, on the rendered frames)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a TrackerConfig setting for our rows (repeatable), e.g. --set memory_thresh=0.2")
+    return p
+
+
+def main(argv=None) -> None:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.reentry or args.no_return:
         if not args.sprites:

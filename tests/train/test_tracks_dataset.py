@@ -84,3 +84,26 @@ def test_crop_bank_to_fine_tuned_encoder(tmp_path, capsys):
     assert main(args + ["--output", str(tmp_path / "b"), "--set", f"init_weights={tmp_path / 'a' / 'best.pt'}"]) == 0
     out = capsys.readouterr()
     assert "initialised from" in out.err and 0 < json.loads(out.out.strip().splitlines()[-1])["mAP"] <= 1
+
+
+def test_tracks_start_from_the_trained_weights_not_random(tmp_path, capsys):
+    """``--data tracks`` fine-tunes the encoder the runs used (here none is named: the bundled trained weights)."""
+    from trackreid.reid.weights import default_weights
+
+    run = write_run(tmp_path / "r")
+    args = ["--data", "tracks", "--root", str(run), "--epochs", "1", "--max-steps", "1", "--output",
+            str(tmp_path / "out")] + TINY
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"starting from {default_weights('osnet_x0_25').name}" in err and "initialised from" in err
+    assert "random initialisation" not in err and "warning" not in err.lower()
+
+
+def test_resume_with_nothing_left_says_so(tmp_path, capsys):
+    run = write_run(tmp_path / "r")
+    args = ["--data", "tracks", "--root", str(run), "--epochs", "1", "--output", str(tmp_path / "out")] + TINY
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "nothing to train" in err and "--epochs" in err and "last checkpoint None" not in err

@@ -31,17 +31,8 @@ outputs (in --output, default runs/track/<source name>, numbered when it exists)
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="trackreid",
-        description="Track people with a detector, a ReID encoder and a Kalman tracker; write an annotated video, "
-        "MOT results, JSON lines and a summary as the run goes.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("source", nargs="+",
-                   help="video file, image folder (or MOT sequence folder), webcam index, or stream URL; several "
-                   "sources run in one process with batched detection and ReID (outputs in --output/<source name>/)")
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The detector, encoder and tracker options (``trackreid`` and ``trackreid-adapt`` share them)."""
     g = p.add_argument_group("models")
     g.add_argument("--reid", default="auto", metavar="NAME",
                    help=f"ReID encoder: {REID_CHOICES} (default auto: the architecture of --reid-weights, "
@@ -70,6 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--half", action=argparse.BooleanOptionalAction, default=None,
                    help="fp16 inference (default: on for CUDA, off for CPU)")
     g.add_argument("--tracker-config", default=None, metavar="FILE.yaml", help="tracker settings (TrackerConfig keys)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trackreid",
+        description="Track people with a detector, a ReID encoder and a Kalman tracker; write an annotated video, "
+        "MOT results, JSON lines and a summary as the run goes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", nargs="+",
+                   help="video file, image folder (or MOT sequence folder), webcam index, or stream URL; several "
+                   "sources run in one process with batched detection and ReID (outputs in --output/<source name>/)")
+    add_model_arguments(p)
     o = p.add_argument_group("outputs")
     o.add_argument("--output", "-o", default=None, metavar="DIR",
                    help="output folder (default runs/track/<source name>, numbered if it exists)")
@@ -149,15 +154,21 @@ def _report(summary: dict, out: Path) -> None:
     print(f"outputs: {out}")
 
 
-def options_from_args(args, output) -> dict:
-    """The :class:`~trackreid.pipeline.TrackingOptions` fields the command line sets."""
+def model_options(args) -> dict:
+    """The :class:`~trackreid.pipeline.TrackingOptions` fields :func:`add_model_arguments` sets."""
     return dict(
         reid=args.reid, reid_weights=args.reid_weights, reid_runtime=args.reid_runtime, reid_threads=args.reid_threads,
         reid_streams=args.reid_streams,
         detector=args.detector[0] if len(args.detector) == 1 else args.detector, classes=args.classes, conf=args.conf,
-        device=args.device, half=args.half, tracker_config=args.tracker_config, output=output,
+        device=args.device, half=args.half, tracker_config=args.tracker_config, imgsz=args.imgsz)
+
+
+def options_from_args(args, output) -> dict:
+    """The :class:`~trackreid.pipeline.TrackingOptions` fields the command line sets."""
+    return dict(
+        **model_options(args), output=output,
         save_video=not args.no_video, show=args.show, max_frames=args.max_frames, quiet=args.quiet,
-        imgsz=args.imgsz, trail=args.trail, video_name=f"annotated.{args.video_format}",
+        trail=args.trail, video_name=f"annotated.{args.video_format}",
         mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt", overlap=not args.no_overlap,
         lines=args.line, zones=args.zone, events_config=args.events_config, events=args.events or None,
         save_crops=args.save_crops, max_gap=args.max_gap,

@@ -101,6 +101,23 @@ def _eval_only(args: argparse.Namespace, overrides: dict) -> dict:
     return evaluate_weights(ck, cfg, log=lambda s: print(s, file=sys.stderr))
 
 
+def _tracks_start(cfg) -> str:
+    """Fine-tuning on a run's crops starts from the encoder the run used, else the model's trained weights."""
+    from trackreid.reid.weights import default_weights, infer_arch
+    from trackreid.train.datasets.tracks import run_encoder_weights
+
+    used = run_encoder_weights(cfg.root) if cfg.root else None
+    if used is not None and infer_arch(used) in (None, cfg.model):
+        print(f"trackreid-train: starting from {used}, the encoder the run tracked with", file=sys.stderr)
+        return used
+    entry = default_weights(cfg.model)
+    if entry is None:
+        raise UsageError(f"--data tracks: {cfg.model} has no trained weights to start from; pass --set "
+                         "init_weights=FILE (or init_weights=none to train from random initialisation)")
+    print(f"trackreid-train: starting from {entry.name}, the trained {cfg.model} weights", file=sys.stderr)
+    return entry.name
+
+
 def _train(args: argparse.Namespace, overrides: dict) -> dict:
     import torch
 
@@ -126,6 +143,8 @@ def _train(args: argparse.Namespace, overrides: dict) -> dict:
             cfg.output = str(resume.parent)
     else:
         cfg = build_config(args.recipe, args.model, overrides)
+        if cfg.data == "tracks" and not cfg.init_weights:
+            cfg.init_weights = _tracks_start(cfg)
     if args.show_config:
         import yaml
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
@@ -139,7 +158,10 @@ def _train(args: argparse.Namespace, overrides: dict) -> dict:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
-    if trainer.is_main:
+    if trainer.is_main and resume is not None and result.last_checkpoint is None and result.epoch >= cfg.epochs:
+        print(f"nothing to train: {resume} has finished epoch {result.epoch} of {cfg.epochs}; continue it with "
+              f"--epochs N (N > {result.epoch})", file=sys.stderr)
+    elif trainer.is_main:
         print(f"done: {result.steps} steps, epoch {result.epoch}, {result.images_per_s:.1f} images/s; "
               f"last checkpoint {result.last_checkpoint}"
               + (f"; best {result.best_checkpoint} (mAP {result.best_map:.4f})" if result.best_checkpoint else ""),

@@ -529,7 +529,7 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     known = default_weights(spec.name).name if weights is None and ck is not None else weights
     return Encoder(model, spec, device=device, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio,
                    weights_report=report, runtime=runtime, threads=threads, streams=streams,
-                   thresholds=None if untrained else stored_thresholds(known))
+                   thresholds=None if untrained else stored_thresholds(known, ck.meta if ck is not None else None))
 
 
 def _default_cpu_export(arch: str) -> Path | None:

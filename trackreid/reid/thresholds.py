@@ -140,13 +140,16 @@ def thresholds_for(weights_name: str | None) -> EncoderThresholds | None:
 
 
 def stored_thresholds(weights, meta: dict | None = None) -> EncoderThresholds | None:
-    """The thresholds stored with ``weights``: an export's metadata (``meta``; values it does not record come from
-    the manifest entry of the weights it was made from), else the manifest entry of known weights (a name, or a file
-    holding them: :func:`trackreid.reid.weights.identify`); None when unknown."""
+    """The thresholds stored with ``weights``: an export's or a checkpoint's metadata (``meta``, read from a
+    trackreid checkpoint file when not given; values it does not record come from the manifest entry of the weights
+    it was made from), else the manifest entry of known weights (a name, or a file holding them:
+    :func:`trackreid.reid.weights.identify`); None when unknown."""
     from pathlib import Path
 
     from .weights import identify
 
+    if meta is None:
+        meta = _checkpoint_meta(weights)
     entry = identify(weights) if weights is not None else None
     if entry is None and meta and meta.get("weights") and not Path(str(meta["weights"])).suffix:
         entry = identify(meta["weights"])  # an export of known weights, made by name
@@ -157,3 +160,22 @@ def stored_thresholds(weights, meta: dict | None = None) -> EncoderThresholds | 
             recorded = {**{k: v for k, v in known.to_dict().items() if v is not None}, **recorded}
         return EncoderThresholds(**recorded)
     return known
+
+
+def _checkpoint_meta(weights) -> dict | None:
+    """What a trackreid checkpoint file records about itself (``trackreid-adapt`` writes its thresholds there);
+    None for names, exports and other files."""
+    import os
+    from pathlib import Path
+
+    if weights is None or (isinstance(weights, str) and not Path(weights).suffix):
+        return None
+    path = Path(os.fspath(weights))
+    if path.suffix.lower() not in (".pt", ".pth", ".tar") or not path.is_file():
+        return None
+    from .weights import WeightsError, read_checkpoint
+
+    try:
+        return read_checkpoint(path).meta
+    except WeightsError:
+        return None

@@ -398,7 +398,8 @@ class Checkpoint:
     kind: "trackreid", "torchreid" (a dict holding ``state_dict``), "state_dict" (a bare one, as BoxMOT ships), or
     "onnx" (an OSNet ONNX export read back by :mod:`trackreid.reid.onnx_checkpoint`).
     arch: architecture recorded in the file (trackreid checkpoints) or None. path: where it came from.
-    meta: what else the file records (epoch, metrics; a trackreid checkpoint's training ``input_size`` [H, W]).
+    meta: what else the file records (epoch, metrics; a trackreid checkpoint's training ``input_size`` [H, W], and
+    the ``thresholds`` on its distance scale when ``trackreid-adapt`` wrote it).
     """
 
     @property
@@ -494,7 +495,7 @@ def read_checkpoint(path_or_name, *, trust: bool = False, allow_unverified: bool
         obj = obj.state_dict()
     if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
         kind, arch, ncls = "trackreid", obj.get("arch"), obj.get("num_classes")
-        meta = {k: obj[k] for k in ("epoch", "metrics", "input_size") if k in obj}
+        meta = {k: obj[k] for k in ("epoch", "metrics", "input_size", "thresholds", "adapted_from") if k in obj}
         sd = obj.get("state_dict")
     elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         kind, sd = "torchreid", obj["state_dict"]

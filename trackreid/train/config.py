@@ -34,7 +34,8 @@ class TrainConfig:
     #: absent), false (random init), or the path of the ImageNet checkpoint itself (an error when it is missing)
     pretrained_backbone: bool | str = True
     #: start from this ReID checkpoint (a path or known weights name; trackreid, torchreid or BoxMOT file) instead
-    #: of the ImageNet backbone: fine-tuning, e.g. on ``--data tracks``; its classifier is not loaded ("" off)
+    #: of the ImageNet backbone: fine-tuning; its classifier is not loaded ("": off; with ``--data tracks`` the
+    #: encoder the runs used, see :func:`trackreid.train.datasets.tracks.run_encoder_weights`; "none": random init)
     init_weights: str = ""
     # input and augmentation
     height: int = 256  #: input height
@@ -71,7 +72,7 @@ class TrainConfig:
     # run control
     seed: int = 0  #: seed of everything random (sampling, augmentation, initialisation)
     deterministic: bool = False  #: deterministic CUDA kernels (bit-exact GPU runs, slower); CPU runs are always exact
-    workers: int = 4  #: data-loader worker processes (0 = load in the main process)
+    workers: int = 4  #: data-loader worker processes (0 = load in the main process; at most the usable cores)
     device: str = "auto"  #: "auto" (cuda when available), "cpu", "cuda", "cuda:1", ...
     max_steps: int = 0  #: stop after this many optimiser steps in total, saving a checkpoint (0 = no limit)
     steps_per_epoch: int = 0  #: cap on steps per epoch (0 = the full epoch)
@@ -152,8 +153,11 @@ def recipe_path(recipe: str) -> Path:
     return shipped
 
 
-def default_recipe(model: str) -> str:
-    """The shipped recipe for a model name: bdb, pmm, else osnet."""
+def default_recipe(model: str, data: str | None = None) -> str:
+    """The shipped recipe: ``tracks`` for fine-tuning on a run's crops (``data`` tracks), else by model name: bdb,
+    pmm, else osnet."""
+    if data == "tracks":
+        return "tracks"
     m = model.lower()
     return "bdb" if m.startswith("bdb") else "pmm" if m.startswith("pmm") else "osnet"
 
@@ -237,7 +241,7 @@ def build_config(recipe: str | None = None, model: str | None = None, overrides:
     """Defaults <- recipe (the model's shipped one when ``recipe`` is None) <- overrides."""
     overrides = dict(overrides or {})
     model = model or overrides.get("model")
-    values = load_recipe(recipe or default_recipe(model or "osnet"))
+    values = load_recipe(recipe or default_recipe(model or "osnet", overrides.get("data")))
     if model:
         overrides["model"] = model
     values = merge(values, overrides, "command line")

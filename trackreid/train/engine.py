@@ -79,6 +79,15 @@ class TestImages(Dataset):
         return test_transform(read_rgb(path), self.tcfg), pid, cam
 
 
+def usable_workers(asked: int) -> int:
+    """Data-loader workers: ``asked``, at most the cores this process may run on (more only compete)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(int(asked), cores))
+
+
 def _ignore_sigint(worker_id: int) -> None:
     """Loader workers leave Ctrl-C to the main process, which finishes the step and writes a checkpoint."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -108,7 +117,7 @@ def build_train_model(cfg: TrainConfig, num_classes: int, log: Callable[[str], N
     """The model with a ``num_classes`` classifier; returns (model, whether ImageNet weights were loaded)."""
     from trackreid.reid.models.registry import build_model
 
-    if cfg.init_weights:  # fine-tuning: every tensor but the classifier from a ReID checkpoint
+    if cfg.init_weights and cfg.init_weights.strip().lower() != "none":  # fine-tuning: all but the classifier
         from trackreid.reid.weights import load_weights
 
         model = build_model(cfg.model, num_classes=num_classes, pretrained_backbone=False)
@@ -323,10 +332,13 @@ class Trainer:
             self.sampler = PKBatchSampler(pids, cfg.batch_size, cfg.num_instances, cfg.seed, self.rank, self.world)
         else:
             self.sampler = RandomBatchSampler(len(pids), cfg.batch_size, cfg.seed, self.rank, self.world)
+        workers = usable_workers(cfg.workers)
+        if workers < cfg.workers:
+            self.log(f"data loading: {workers} worker(s), the cores this process may use (asked {cfg.workers})")
         self.loader = DataLoader(TrainImages(self.dataset.train, self.tcfg), batch_sampler=self.sampler,
-                                 num_workers=cfg.workers, pin_memory=self.device.type == "cuda",
+                                 num_workers=workers, pin_memory=self.device.type == "cuda",
                                  generator=torch.Generator(), persistent_workers=False,
-                                 worker_init_fn=_ignore_sigint if cfg.workers > 0 else None)
+                                 worker_init_fn=_ignore_sigint if workers > 0 else None)
 
         self.epoch, self.epoch_step, self.global_step = 0, 0, 0
         self.best_map, self.metrics = -1.0, {}
@@ -481,8 +493,8 @@ class Trainer:
     def run_evaluation(self) -> dict[str, float]:
         c = self.cfg
         metrics = evaluate(unwrap(self.model), self.dataset, self.tcfg, self.device, c.eval_batch_size,
-                           min(c.workers, 4), c.eval_flip, c.rerank, c.cuhk03_metric, should_stop=lambda: self._stop,
-                           log=self.log)
+                           min(usable_workers(c.workers), 4), c.eval_flip, c.rerank, c.cuhk03_metric,
+                           should_stop=lambda: self._stop, log=self.log)
         return metrics
 
     def _close_epoch(self, row: dict[str, Any], do_eval: bool, result: TrainResult) -> None:
@@ -640,5 +652,5 @@ def evaluate_weights(weights: str | Path, cfg: TrainConfig, dataset: ReIDDataset
     model.to(device)
     spec = _model_spec(cfg.model)
     tcfg = transform_config(cfg, getattr(spec, "mean", IMAGENET_MEAN), getattr(spec, "std", IMAGENET_STD))
-    return evaluate(model, dataset, tcfg, device, cfg.eval_batch_size, min(cfg.workers, 4), cfg.eval_flip,
-                    cfg.rerank, cfg.cuhk03_metric, log=log)
+    return evaluate(model, dataset, tcfg, device, cfg.eval_batch_size, min(usable_workers(cfg.workers), 4),
+                    cfg.eval_flip, cfg.rerank, cfg.cuhk03_metric, log=log)

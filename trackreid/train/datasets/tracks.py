@@ -32,6 +32,23 @@ CROPS_DIR = "crops"
 _NAME = re.compile(r"^(\d+)_c(\d+)s\d+_(\d+)_\d+")
 
 
+def run_encoder_weights(root: str | Path) -> str | None:
+    """The ReID weights the run folders of ``root`` tracked with, as their ``summary.json`` names them (the first
+    run that names weights that still exist), or None."""
+    import json
+
+    for run in split_roots(root):
+        try:
+            summary = json.loads((run / "summary.json").read_text())
+        except (OSError, ValueError):
+            continue
+        enc = summary.get("encoder") if isinstance(summary.get("encoder"), dict) else {}
+        for w in (enc.get("weights"), summary.get("reid_weights")):
+            if isinstance(w, str) and w and w.lower() != "none" and (Path(w).is_file() or not Path(w).suffix):
+                return w
+    return None
+
+
 def split_roots(root: str | Path) -> list[Path]:
     """``"RUN1,RUN2"`` -> [Path(RUN1), Path(RUN2)] (paths with ``~`` expanded)."""
     parts = [p.strip() for p in str(root).split(",") if p.strip()]
