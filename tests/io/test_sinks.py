@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import cv2
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,22 @@ def test_drawer_draws_in_the_id_colour_and_forgets_old_trails():
     for _ in range(5):
         d.draw(img, np.empty((0, 8), np.float32))
     assert 5 not in d._trails  # a trail is dropped once its id is gone for longer than the trail
+
+
+def test_labels_are_never_covered_by_another_box_or_label():
+    """Two people side by side, one box's edge through where the other's label goes: every label is drawn after
+    every box, and no two labels overlap."""
+    from trackreid.io.draw import _label_place
+
+    img = np.zeros((200, 200, 3), np.uint8)
+    tr = np.array([[40, 60, 80, 180, 9, 0.9, 0, 0],    # label 9 goes above (40..., 60 - h)
+                   [44, 30, 90, 190, 14, 0.9, 0, 1]],  # box 14: its left edge x=44 runs through that spot
+                  np.float32)
+    out = TrackDrawer(trail=0).draw(img, tr)
+    c14 = tuple(int(v) for v in id_colors([14])[0])
+    (tw, tht), base = cv2.getTextSize("9", cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    region = out[60 - (tht + base + 1):60, 40:40 + tw + 2].reshape(-1, 3)
+    assert not any(tuple(int(v) for v in px) == c14 for px in region)  # box 14's edge does not cut label 9
+    placed = [(40, 40, 60, 60)]
+    x, y = _label_place((40, 60, 80, 180), 20, 20, placed, 200, 200)  # its first spot is taken: another one
+    assert max(0, min(x + 20, 60) - max(x, 40)) * max(0, min(y + 20, 60) - max(y, 40)) == 0

@@ -67,17 +67,21 @@ class TrackDrawer:
                 if len(pts) > 1:
                     cv2.polylines(out, [np.asarray(pts, np.int32)], False, color, th, cv2.LINE_AA)
 
-        for (x1, y1, x2, y2), tid, color, score, cls in zip(
-            boxes.tolist(), ids.tolist(), colors.tolist(), tracks[:, 5].tolist(), tracks[:, 6].tolist()
-        ):
+        for (x1, y1, x2, y2), color in zip(boxes.tolist(), colors.tolist()):
             cv2.rectangle(out, (x1, y1), (x2, y2), color, th)
+        # labels after every box, so no box edge crosses one; each where it overlaps no label placed before it
+        placed: list[tuple[int, int, int, int]] = []
+        for (x1, y1, x2, y2), tid, color, cls in zip(boxes.tolist(), ids.tolist(), colors.tolist(),
+                                                      tracks[:, 6].tolist()):
             name = self.class_names.get(int(cls))
             label = f"{tid}" if name in (None, "person") else f"{tid} {name}"
             (tw, tht), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, th)
-            ty = y1 - 2 if y1 - tht - base - 2 >= 0 else y1 + tht + base + 2
-            cv2.rectangle(out, (x1, ty - tht - base), (x1 + tw + 2, ty + 1), color, -1)
-            cv2.putText(out, label, (x1 + 1, ty - base + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                        (0, 0, 0), th, cv2.LINE_AA)
+            lw, lh = tw + 2, tht + base + 1
+            x0, y0 = _label_place((x1, y1, x2, y2), lw, lh, placed, w, h)
+            placed.append((x0, y0, x0 + lw, y0 + lh))
+            cv2.rectangle(out, (x0, y0), (x0 + lw, y0 + lh), color, -1)
+            cv2.putText(out, label, (x0 + 1, y0 + tht), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), th,
+                        cv2.LINE_AA)
         if info:
             (tw, tht), base = cv2.getTextSize(info, cv2.FONT_HERSHEY_SIMPLEX, font_scale, th)
             cv2.rectangle(out, (0, 0), (tw + 10, tht + base + 10), (0, 0, 0), -1)
@@ -90,3 +94,22 @@ class TrackDrawer:
         self._last_seen.clear()
         self._frame = 0
 
+
+
+def _label_place(box, lw: int, lh: int, placed: list, w: int, h: int) -> tuple[int, int]:
+    """Top-left corner of a ``lw`` x ``lh`` label for ``box``: the first of above the box, inside its top, below
+    it, inside its bottom (left, then right-aligned) that stays in the image and overlaps no label in ``placed``;
+    else the one overlapping them least."""
+    x1, y1, x2, y2 = box
+    spots = [(x1, y1 - lh), (x1, y1 + 1), (x1, y2 + 1), (x1, y2 - lh - 1),
+             (x2 - lw, y1 - lh), (x2 - lw, y1 + 1), (x2 - lw, y2 + 1), (x2 - lw, y2 - lh - 1)]
+    best, best_overlap = None, None
+    for x, y in spots:
+        x, y = int(min(max(x, 0), max(w - lw, 0))), int(min(max(y, 0), max(h - lh, 0)))
+        overlap = sum(max(0, min(x + lw, b[2]) - max(x, b[0])) * max(0, min(y + lh, b[3]) - max(y, b[1]))
+                      for b in placed)
+        if overlap == 0:
+            return x, y
+        if best_overlap is None or overlap < best_overlap:
+            best, best_overlap = (x, y), overlap
+    return best
