@@ -235,7 +235,16 @@ class StreamsRun(Runner):
         return out
 
     def _bar_args(self) -> dict:
-        return {"desc": f"{len(self._streams)} sources"}
+        """Frames of all sources together; a total when every source has a known length (files, folders)."""
+        totals = []
+        for st in self._streams:
+            info = st.src.info if st.src is not None else None
+            n = info.num_frames if info is not None and not info.is_live else 0
+            if n and self.options.max_frames is not None:
+                n = min(n, int(self.options.max_frames))
+            totals.append(n)
+        total = sum(totals) if totals and all(totals) else None
+        return {"desc": f"{len(self._streams)} sources", "total": total}
 
     def _steps(self):
         models, streams = self._models, self._streams

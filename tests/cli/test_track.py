@@ -45,7 +45,7 @@ def test_quiet_default_folder_avi_and_max_frames(seq, tmp_path, capsys, monkeypa
     assert main(args) == 0 and main(args) == 0
     out, err = capsys.readouterr()
     assert out == "" and err == ""
-    first, second = tmp_path / "runs/track/SEQ", tmp_path / "runs/track/SEQ2"
+    first, second = tmp_path / "runs/track/SEQ", tmp_path / "runs/track/SEQ-2"
     assert (first / "annotated.avi").is_file() and (second / "summary.json").is_file()
     assert json.loads((second / "summary.json").read_text())["frames"] == 4
 
@@ -111,7 +111,11 @@ def test_console_entry_exit_code_and_debug(tmp_path):
     assert d.returncode != 0 and "Traceback" in d.stderr
 
 
-def test_usage_errors_exit_2(capsys):
+def test_usage_errors_exit_2(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         main([])
     assert e.value.code == 2
+    capsys.readouterr()
+    assert main([str(tmp_path / "v.mp4"), "--line", "0,100,50:door"]) == 2  # a malformed line: 3 numbers
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trackreid: error:") and "line" in err and len(err.splitlines()) == 1

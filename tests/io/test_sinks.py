@@ -50,9 +50,9 @@ def test_records_layout():
 def test_next_run_dir_numbers_existing_folders(tmp_path):
     assert next_run_dir(tmp_path, "street") == tmp_path / "street"
     (tmp_path / "street").mkdir()
-    assert next_run_dir(tmp_path, "street") == tmp_path / "street2"
-    (tmp_path / "street2").mkdir()
-    assert next_run_dir(tmp_path, "street") == tmp_path / "street3"
+    assert next_run_dir(tmp_path, "street") == tmp_path / "street-2"
+    (tmp_path / "street-2").mkdir()
+    assert next_run_dir(tmp_path, "street") == tmp_path / "street-3"
     assert next_run_dir(tmp_path, "street", exist_ok=True) == tmp_path / "street"
 
 

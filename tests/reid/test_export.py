@@ -61,7 +61,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, capsys, ckpt):
     assert main(["--reid", "osnet_x1_0", "--weights", str(ckpt), "--output", str(tmp_path / "x.onnx")]) == 1
     err = capsys.readouterr().err
     assert "osnet_x0_25" in err and "Traceback" not in err
-    assert main(["--reid", "osnet_x0_25"]) == 1
+    assert main(["--reid", "osnet_x0_25"]) == 2  # a command-line mistake: argparse's exit code
     assert "--weights is required" in capsys.readouterr().err
 
 
@@ -85,7 +85,7 @@ def test_cli_writes_openvino_and_int8_needs_onnx_or_openvino(ckpt, tmp_path, cap
     assert main(["--weights", str(ckpt), "--format", "openvino", "--output", str(out)]) == 0
     assert (out / "ov.xml").is_file() and (out / "ov.bin").is_file()
     assert "min cosine to PyTorch" in capsys.readouterr().out
-    assert main(["--weights", str(ckpt), "--format", "engine", "--int8"]) == 1
+    assert main(["--weights", str(ckpt), "--format", "engine", "--int8"]) == 2
     assert "--int8 is for --format onnx or openvino" in capsys.readouterr().err
 
 

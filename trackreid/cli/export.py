@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 
-from trackreid.cli import run_command
+from trackreid.cli import UsageError, run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="onnx", choices=["onnx", "openvino", "engine"],
                    help="onnx (default; ONNX Runtime), openvino (IR folder) or engine (TensorRT)")
     p.add_argument("--output", default=None, metavar="PATH",
-                   help="output file, or folder for openvino (default: <weights stem>.onnx / _openvino_model/ / .engine)")
+                   help="output file, or folder for openvino (default: next to the weights file, <weights stem>.onnx / "
+                   "_openvino_model/ / .engine; in the current folder for a known weights name)")
     p.add_argument("--half", action="store_true", help="fp16 weights and I/O (GPU runtimes)")
     p.add_argument("--int8", action="store_true",
                    help="INT8 post-training quantisation with NNCF (onnx, openvino), calibrated on --calib crops")
@@ -51,18 +52,18 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     def body():
         if args.batch < 1:
-            raise ValueError(f"--batch: expected a positive number, got {args.batch}")
+            raise UsageError(f"--batch: expected a positive number, got {args.batch}")
         if args.calib_count < 1:
-            raise ValueError(f"--calib-count: expected a positive number, got {args.calib_count}")
+            raise UsageError(f"--calib-count: expected a positive number, got {args.calib_count}")
         if args.int8 and args.format == "engine":
-            raise ValueError("--int8 is for --format onnx or openvino (TensorRT engines here are fp32/fp16)")
+            raise UsageError("--int8 is for --format onnx or openvino (TensorRT engines here are fp32/fp16)")
         if args.weights is None and not args.random:
-            raise ValueError("--weights is required (a file or a known name); pass --random to export untrained "
+            raise UsageError("--weights is required (a file or a known name); pass --random to export untrained "
                              "weights on purpose")
         name = args.reid
         if name is None:
             if args.weights is None:
-                raise ValueError("give --reid NAME (no weights to infer the architecture from)")
+                raise UsageError("give --reid NAME (no weights to infer the architecture from)")
             from trackreid.reid.weights import checkpoint_arch, read_checkpoint
 
             name = checkpoint_arch(read_checkpoint(args.weights), args.weights)

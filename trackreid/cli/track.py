@@ -16,7 +16,7 @@ from trackreid.cli import UsageError, run_command
 REID_CHOICES = "auto, osnet (= osnet_x1_0), osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ain_x1_0, bdb, pmm, none"
 EPILOG = """examples:
   trackreid street.mp4                                     # YOLO11n + OSNet x0.25 (bundled Market-1501 weights)
-  trackreid street.mp4 --reid osnet --device cuda          # OSNet x1.0, its trained weights downloaded once
+  trackreid street.mp4 --reid osnet --device cuda          # OSNet x1.0 (its trained file: see the error's URL)
   trackreid street.mp4 --reid-weights my_model.onnx        # an exported encoder (ONNX, OpenVINO, TensorRT)
   trackreid cam1.mp4 cam2.mp4 rtsp://cam3/stream --global-ids   # several cameras, one identity space
   trackreid MOT17-04-FRCNN/ --detector MOT17-04-FRCNN/det/det.txt --reid none --seq-name MOT17-04-FRCNN
@@ -40,7 +40,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--reid-weights", default=None, metavar="PATH|NAME",
                    help="ReID weights: a checkpoint (torchreid, BoxMOT or trackreid), an exported model (.onnx, "
                    "OpenVINO .xml or folder, TensorRT .engine) or a known name; default: the model's trained "
-                   "weights (bundled for osnet_x0_25, downloaded once for other OSNets); 'none' runs untrained")
+                   "weights (bundled for osnet_x0_25; other OSNets: the file named in the error, or TRACKREID_ALLOW_UNVERIFIED=1); "
+                   "'none' runs untrained")
     g.add_argument("--reid-runtime", default="auto", choices=("auto", "torch", "onnxruntime", "openvino"),
                    help="where a PyTorch checkpoint runs (default auto: the fastest runtime checked against PyTorch "
                    "for the device)")
@@ -185,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     holder: dict = {}
 
     def body():
+        if args.line or args.zone:
+            from trackreid.analytics.regions import build_regions
+
+            try:
+                build_regions(args.line, args.zone, None)
+            except ValueError as exc:  # a malformed --line / --zone is a command-line mistake
+                raise UsageError(str(exc)) from None
         opts = options_from_args(args, out)
         if args.ray is not None:
             from trackreid.distributed import run_on_ray

@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="architecture, e.g. osnet_x0_25, osnet_x1_0, bdb, pmm "
                                    "(default: the recipe's; for --eval-only, read from the weights file)")
     p.add_argument("--data", help="dataset: market1501, dukemtmcreid, cuhk03_labeled, cuhk03_detected, msmt17, "
-                                  "folder (one sub-folder per identity), market_layout (any Market-style folder), "
+                                  "folder (one sub-folder per identity), market_layout (any folder in the Market-1501 layout), "
                                   "tracks (the crops `trackreid --save-crops N` kept in run folders); for "
                                   "--eval-only also flat (one folder of IIII_KK.jpg crops: identity, camera) and "
                                   "cuhk03_flat (the same, CUHK03's cell layout: KK 00-04 one camera, 05-09 the other)")
@@ -43,17 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", help="osnet, bdb, pmm or a YAML file (default: the model's recipe)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any recipe key (repeatable)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="training epochs (default: the recipe's: osnet 150, bdb/pmm 400, tracks 10)")
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help="images per step (default: the recipe's: osnet 64, bdb/pmm 128, tracks 32)")
+    p.add_argument("--lr", type=float, help="base learning rate (default: the recipe's: osnet 0.0015, bdb/pmm 0.001, tracks 0.0003)")
     p.add_argument("--output", help="run folder for checkpoints and logs (default runs/train)")
     p.add_argument("--resume", nargs="?", const="", metavar="PATH",
                    help="continue a run from PATH (default: OUTPUT/last.pt) exactly where it stopped")
     p.add_argument("--eval-only", action="store_true", help="evaluate --weights on the dataset's query/gallery")
     p.add_argument("--weights", help="checkpoint to evaluate (trackreid, torchreid or BoxMOT file, or a known name)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1")
-    p.add_argument("--workers", type=int, help="data-loader workers")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="data-loader worker processes (default 4, at most the usable cores; 0: main process)")
+    p.add_argument("--seed", type=int, help="seed of sampling, augmentation and initialisation (default 0)")
     p.add_argument("--max-steps", type=int, help="stop after this many steps in total (a checkpoint is written)")
     p.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking at evaluation")
     p.add_argument("--flip", action="store_true", help="average features with the mirrored image at evaluation")

@@ -27,15 +27,16 @@ SUMMARY_NAME = "summary.json"
 
 
 def next_run_dir(base, name: str, exist_ok: bool = False) -> Path:
-    """``base/name``, or ``base/name2``, ``base/name3``... when it exists and ``exist_ok`` is False."""
+    """``base/name``, or ``base/name-2``, ``base/name-3``... when it exists and ``exist_ok`` is False (a dash, so
+    that the runs of ``people1`` are not confused with a source called ``people12``)."""
     base = Path(base)
     candidate = base / name
     if exist_ok or not candidate.exists():
         return candidate
     i = 2
-    while (base / f"{name}{i}").exists():
+    while (base / f"{name}-{i}").exists():
         i += 1
-    return base / f"{name}{i}"
+    return base / f"{name}-{i}"
 
 
 def tracks_to_records(tracks: np.ndarray, global_ids: np.ndarray | None = None,

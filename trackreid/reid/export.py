@@ -235,8 +235,11 @@ def _sensitive_layers(model) -> list[str]:
 
 
 def _default_output(weights, spec, suffix: str) -> Path:
-    stem = Path(str(weights)).stem if weights is not None and str(weights).lower() != "none" else spec.name
-    return Path(f"{stem}{suffix}")
+    """``<weights stem><suffix>`` next to a weights file, in the current folder for a known name (or none)."""
+    if weights is None or str(weights).lower() == "none":
+        return Path(f"{spec.name}{suffix}")
+    path = Path(os.fspath(weights)).expanduser()
+    return (path.parent if path.is_file() else Path()) / f"{path.stem}{suffix}"
 
 
 # ---- formats ---------------------------------------------------------------------------------------------------
