@@ -9,8 +9,8 @@
    run as a ``.pt`` (the runtime a checkpoint gets) so that before and after differ only in the weights;
 4. forgetting: rank-1 / mAP on ``../shared/data/cuhk03-val`` (real people, never seen in adaptation), bundled
    against adapted (``trackreid-train --eval-only``'s protocol);
-5. re-entry scenes drawn from real MOT17 crops (``benchmarks/tracker_quality.py --reentry``): IDF1 with the
-   bundled and the adapted weights (``--no-reentry`` skips it: about 3 minutes).
+5. re-entry scenes drawn from real MOT17 crops (``benchmarks/tracker_quality.py --reentry --people 12 --frames
+   600``, seeds 0-3): IDF1 of the MOT file with the bundled and the adapted weights (``--no-reentry`` skips it).
 
 Commands run as a user runs them (subprocesses); figures print as one table.
 """
@@ -74,7 +74,7 @@ def reentry(weights: str, sprites: Path, cache: Path) -> float:
     import tracker_quality as tq
 
     args = tq.build_parser().parse_args(["--reentry", "--sprites", str(sprites), "--weights", weights,
-                                         "--cache", str(cache)])
+                                         "--cache", str(cache), "--people", "12", "--frames", "600"])
     with redirect_stdout(io.StringIO()):
         res = tq.reentry_table(args)
     return 100 * res["ours, memory (MOT file)"]["COMBINED"]["IDF1"]

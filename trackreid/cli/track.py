@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "hard kill) (default mp4)")
     o.add_argument("--trail", type=int, default=30, help="trail length in frames on the video (0: none; default 30)")
     o.add_argument("--show", action="store_true", help="display the annotated frames (q or Esc quits)")
+    o.add_argument("--report", action="store_true",
+                   help="also write OUTPUT/report.html at the end: identities with crops, timelines, counts, speed "
+                   "(see trackreid-report)")
     o.add_argument("--max-gap", type=int, default=30, metavar="N",
                    help="fill gaps of at most N frames in a person's rows of the MOT file and tracks.jsonl with "
                    "interpolated boxes (rows wait N frames; 0: off; default 30)")
@@ -228,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     if code:
         return code
     summary = holder["summary"]
+    if args.report:
+        from trackreid.io.report import write_report
+
+        report = write_report(out)
+        if not args.quiet:
+            print(f"report: {report}")
     if not args.quiet:
         _report(summary, out)
         if summary["status"] == "source_ended":
