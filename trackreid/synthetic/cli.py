@@ -12,6 +12,12 @@ DESCRIPTION = """Write synthetic data with exact ground truth:
   trackreid-synth sprites OUT --from MOT_DIR   a sprite set of real person crops cut from MOT ground truth"""
 
 
+def _frame_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--width", type=int, default=1280, help="image width in pixels (default 1280)")
+    p.add_argument("--height", type=int, default=720, help="image height in pixels (default 720)")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="trackreid-synth", description=DESCRIPTION,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -21,9 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seeds", type=int, nargs="+", default=[0], help="one sequence SYN-<seed> per seed (default 0)")
     m.add_argument("--people", type=int, default=24, help="identities in each sequence (default 24)")
     m.add_argument("--frames", type=int, default=300, help="frames per sequence (default 300)")
-    m.add_argument("--width", type=int, default=1280, help="image width in pixels (default 1280)")
-    m.add_argument("--height", type=int, default=720, help="image height in pixels (default 720)")
-    m.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
+    _frame_args(m)
     m.add_argument("--pan", type=float, default=0.0, help="camera pan in pixels/frame (default 0)")
     m.add_argument("--video", action="store_true", help="write SEQ/SEQ.mp4 instead of SEQ/img1/")
     m.add_argument("--reentry", action="store_true",
@@ -41,9 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cameras", type=int, default=3, help="cameras of the site (default 3)")
     c.add_argument("--people", type=int, default=20, help="people walking through the site (default 20)")
     c.add_argument("--frames", type=int, default=600, help="frames per camera (default 600)")
-    c.add_argument("--width", type=int, default=1280, help="image width in pixels (default 1280)")
-    c.add_argument("--height", type=int, default=720, help="image height in pixels (default 720)")
-    c.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
+    _frame_args(c)
     c.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     c.add_argument("--video", action="store_true", help="write CAMk/CAMk.mp4 instead of CAMk/img1/")
     c.add_argument("--sprites", type=Path, default=None, metavar="DIR",
