@@ -223,7 +223,7 @@ def _check_model(model) -> None:
                             f"{type(model).__name__}")
     task = getattr(model, "task", None)
     if task not in _TRACKABLE:
-        raise PipelineError(f"attach: {_name(model)} is a {task!r} model; trackreid needs a detection model "
+        raise PipelineError(f"attach: {_name(model)!r} is a {task!r} model; trackreid needs a detection model "
                             f"(task {', '.join(_TRACKABLE)}): load one with YOLO(path, task='detect')")
 
 
@@ -236,7 +236,7 @@ def _check_features(model) -> None:
 
     if not isinstance(head, Detect) or getattr(head, "end2end", False):
         raise PipelineError(f"attach: reid='yolo' needs a PyTorch YOLO model with an NMS Detect head (a .pt or .yaml "
-                            f"model, not end-to-end); {_name(model)} has none: use reid='auto' (trackreid's encoder)")
+                            f"model, not end-to-end); {_name(model)!r} has none: use reid='auto' (trackreid's encoder)")
 
 
 def _class_ids(model, classes):
@@ -266,4 +266,4 @@ def _drop_ultralytics_tracking(model) -> None:
 
 
 def _name(model) -> str:
-    return repr(str(getattr(model, "model_name", None) or getattr(model, "ckpt_path", None) or type(model).__name__))
+    return str(getattr(model, "model_name", None) or getattr(model, "ckpt_path", None) or type(model).__name__)
