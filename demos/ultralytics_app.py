@@ -46,9 +46,8 @@ def main(argv=None) -> int:
 
         def write_final(frame_id, tracks):  # rows arrive in frame order, with their final IDs
             final_ids.update(tracks[:, 4].astype(int).tolist())
-            for x1, y1, x2, y2, tid, score, *_ in tracks.tolist():
-                if mot is not None:
-                    mot.write(f"{frame_id},{int(tid)},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{score:.3f},-1,-1,-1\n")
+            for x1, y1, x2, y2, tid, score, *_ in tracks.tolist() if mot is not None else []:
+                mot.write(f"{frame_id},{int(tid)},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{score:.3f},-1,-1,-1\n")
 
         rows = None
         frames = 0

@@ -45,7 +45,8 @@ class ReIDTracker:
         try:
             import supervision  # noqa: F401
         except ImportError:
-            raise ValueError("ReIDTracker: the supervision package is not installed (pip install supervision)") from None
+            raise ValueError("ReIDTracker: the supervision package is not installed (pip install supervision)"
+                             ) from None
         self.options = model_options("ReIDTracker", options, extra=("conf",))
         self.keep_unmatched = bool(keep_unmatched)
         self.encoder = load_encoder(self.options)

@@ -78,6 +78,9 @@ class Attachment:
         yolo_features = isinstance(options.get("reid"), str) and options["reid"].strip().lower() == YOLO_FEATURES
         if yolo_features:
             _check_features(model)
+            if options.get("reid_weights"):
+                raise PipelineError("attach: reid_weights given with reid='yolo' (the detector's own features); "
+                                    "drop the weights or choose a ReID model")
             options = {**options, "reid": "none"}
         self.options = model_options("attach", options, extra=("classes",))
         self.persist = bool(persist)
