@@ -45,3 +45,30 @@ def test_webcam_loop_without_display(seq, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "20 frames, 3 identities" in p.stdout
     assert (tmp_path / "out" / "tracks.txt").is_file()
+
+
+def test_ultralytics_app_writes_final_id_rows(shared_data, tmp_path):
+    pytest.importorskip("openvino")
+    mot = tmp_path / "mot.txt"
+    p = _run("ultralytics_app.py", shared_data / "videos" / "street-302f.mp4", "--model",
+             shared_data / "detectors" / "yolov8n_int8_openvino_model", "--max-frames", "12", "--mot", mot)
+    assert p.returncode == 0, p.stderr
+    assert "frame 1: 10 people in view, IDs [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]" in p.stdout
+    rows = [line.split(",") for line in mot.read_text().splitlines()]
+    assert {int(r[0]) for r in rows} == set(range(1, 13)) and f"{len({r[1] for r in rows})} identities" in p.stdout
+
+
+def test_supervision_app_counts_and_records(shared_data, tmp_path):
+    pytest.importorskip("openvino")
+    video = tmp_path / "annotated.mp4"
+    p = _run("supervision_app.py", shared_data / "videos" / "street-302f.mp4", "--model",
+             shared_data / "detectors" / "yolov8n_int8_openvino_model", "--max-frames", "12", "--output", video)
+    assert p.returncode == 0, p.stderr
+    assert "12 frames, 12 IDs, line in 0 / out 0" in p.stdout
+    assert video.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("script", ["ultralytics_app.py", "supervision_app.py"])
+def test_integration_demos_bad_source_is_one_line(script, tmp_path):
+    p = _run(script, tmp_path / "missing.mp4")
+    assert p.returncode == 1 and "Traceback" not in p.stderr and "missing.mp4" in p.stderr
