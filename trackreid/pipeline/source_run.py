@@ -46,8 +46,10 @@ class SourceRun:
     """
 
     def __init__(self, source, info, opts: TrackingOptions, models: Models, *, output=None, tracker=None,
-                 camera: int = 0):
+                 camera: int = 0, outages=None):
         self.source, self.info, self.opts, self.models = source, info, opts, models
+        self.outages = outages
+        """The source's :class:`~trackreid.io.sources.OutageLog` (a live source), reported in the summary."""
         self.tracker = build_tracker(opts.tracker_config, tracker if tracker is not None else opts.tracker,
                                      models.encoder, opts.conf)
         self.stats = StageStats()
@@ -108,6 +110,19 @@ class SourceRun:
             self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
             self.n_tracks += len(tracks)
             self.n_interpolated += int((tracks[:, 7] < 0).sum())
+
+    def catch_up(self, index: int) -> None:
+        """Before frame ``index``: tell the tracker about each outage of the source just before it, as the frames
+        it lasted (at the source's frame rate; unknown rate: longer than ``track_buffer``), so a gap is a gap."""
+        if self.outages is None:
+            return
+        for outage in self.outages.take(index):
+            skip = getattr(self.tracker, "skip", None)
+            if skip is None:
+                continue
+            fps = self.info.fps
+            buffer = int(getattr(getattr(self.tracker, "config", None), "track_buffer", 0))
+            skip(max(1, round(outage.down_s * fps) - 1) if fps else buffer + 1)
 
     def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float],
              given=None) -> FrameResult:
