@@ -264,9 +264,9 @@ class VideoSource(Source):
                     self.end_reason = (f"video ended after {n} of {self.info.num_frames} frames; {skipped} "
                                        "frame(s) could not be decoded (damaged file?)")
                 else:
-                    self.end_note = (f"video ended after {n} frames where its header announced "
-                                     f"{self.info.num_frames}; decoding stopped cleanly (the header overstates the "
-                                     "length), every frame was read")
+                    self.end_note = (f"video ended after {n} frames although its header announced "
+                                     f"{self.info.num_frames}; decoding stopped cleanly, so that is taken as its "
+                                     "length")
             elif skipped:
                 self.end_reason = f"{skipped} frame(s) of the video could not be decoded and were skipped (damaged file?)"
             return
