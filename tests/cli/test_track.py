@@ -194,3 +194,6 @@ def test_memory_file_needs_an_encoder_and_a_real_file(seq, tmp_path, capsys):
     rc = main([str(seq / "SEQ.mp4"), "--detector", str(seq / "det" / "det.txt"), "--reid", "osnet_x0_25",
                "--memory-file", str(junk), "-o", str(tmp_path / "o2"), "--quiet"])
     assert "junk.npz" in _one_error_line(capsys, rc)
+    from tests._pipeline_data import run_threads
+
+    assert run_threads() == []  # the outputs opened before the error were closed

@@ -179,6 +179,7 @@ class TrackingRun(Runner):
         o = self.options
         src: Source = open_source(self.source, stream_timeout_s=o.stream_timeout_s,
                                   reconnect=Reconnect.of(o.reconnect))
+        run = None
         try:
             if o.show:
                 _check_display()
@@ -189,6 +190,8 @@ class TrackingRun(Runner):
             self.memory = open_memory_file(o, models.encoder, {src.info.name: run.tracker})
         except BaseException:
             src.close()
+            if run is not None and run.outputs is not None:
+                run.outputs.close()  # the files opened so far (and the video writer's thread)
             raise
         self.output_dir = run.output_dir
         self._src, self._run, self._prefetcher = src, run, None
