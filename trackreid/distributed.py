@@ -135,6 +135,9 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
         raise PipelineError("a Ray run needs --output: the workers write their sources' outputs there")
     if opts.show:
         raise PipelineError("--show is not available on Ray; the workers write annotated videos")
+    if opts.memory_file is not None:
+        raise PipelineError("--memory-file is not available on Ray yet (every worker would write the file, and the "
+                            "global bank lives in an actor); run without --ray to keep the memory in a file")
     det = opts.detector
     if isinstance(det, (list, tuple)) and len(det) != len(sources):
         raise PipelineError(f"detector: {len(det)} detectors for {len(sources)} sources")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generator
 
-from trackreid.io.sources import Prefetcher, open_source, source_name
+from trackreid.io.sources import Prefetcher, Reconnect, open_source, source_name
 from trackreid.pipeline.embed import embed_many, to_embed
 from trackreid.pipeline.models import build_linker, build_models
 from trackreid.pipeline.options import PipelineError, TrackingOptions
@@ -143,9 +143,9 @@ class StreamsRun(Runner):
             st = _Stream(i, name, spec)
             st.started = utc_now()
             try:
-                st.src = open_source(spec, stream_timeout_s=o.stream_timeout_s)
+                st.src = open_source(spec, stream_timeout_s=o.stream_timeout_s, reconnect=Reconnect.of(o.reconnect))
                 out = self.output_dir / name if self.output_dir is not None else None
-                st.run = SourceRun(spec, st.src.info, o, models, output=out, camera=i)
+                st.run = SourceRun(spec, st.src.info, o, models, output=out, camera=i, outages=st.src.outages)
                 if linker is not None:
                     linker.attach(i, st.run)
                 st.prefetcher = Prefetcher(st.src, maxsize=o.prefetch, on_exit=st.src.close,
@@ -156,6 +156,16 @@ class StreamsRun(Runner):
             streams.append(st)
         if not any(s.active for s in streams):
             raise PipelineError("no source could be opened: " + "; ".join(f"{s.name}: {s.message}" for s in streams))
+        from trackreid.pipeline.memory_file import open_memory_file
+
+        try:
+            self.memory = open_memory_file(o, models.encoder, {s.name: s.run.tracker for s in streams if s.active},
+                                           linker)
+        except BaseException:
+            for st in streams:
+                if st.active:
+                    st.stop("failed", "the memory file could not be loaded")
+            raise
         return models, streams, linker
 
     GATHER_WAIT_S = 0.02
@@ -185,7 +195,8 @@ class StreamsRun(Runner):
                 if item is Prefetcher.END:
                     done.add(st.index)
                     reason = st.src.end_reason if st.src is not None else None
-                    ended.append((st, "source_ended" if reason else "completed", reason or ""))
+                    note = st.src.end_note if st.src is not None else ""
+                    ended.append((st, "source_ended" if reason else "completed", reason or note))
                 elif item is None:
                     waiting += 1
                     waiting_files += not (st.src is not None and st.src.info.is_live)
@@ -225,6 +236,7 @@ class StreamsRun(Runner):
         embed_ms = (t2 - t1) * 1e3 if models.encoder is not None else 0.0
         out = StreamStep(step, timings={"detect": detect_ms, "embed": embed_ms})
         for (st, index, frame, decode_ms), dets, (given, _), emb in zip(ready, dets_all, prepared, embs):
+            st.run.catch_up(index)
             r = st.run.step(index, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms / k,
                                                       "embed": embed_ms / k}, given=given)
             st.frames = index + 1
@@ -259,6 +271,7 @@ class StreamsRun(Runner):
             if self._bar is not None:
                 self._bar.update(len(res.results))
             yield res
+            self._tick_memory()
         return "completed", ""
 
     def _release(self, status: str, message: str) -> None:
@@ -271,6 +284,7 @@ class StreamsRun(Runner):
         extra = {"setup_s": round(clock.opened - clock.setup, 3)}
         if self._run_linker is not None:
             extra["global_identities"] = self._run_linker.num_identities
+        extra.update(self._memory_report() or {})
         # the run's wall time runs to the end: every source stopped and its outputs closed
         summary = run_summary([s.report() for s in self._streams], status, message, clock.started,
                               clock.since_loop(), **extra)

@@ -29,4 +29,4 @@ def test_gradient_separates_known_negatives():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < first
+    assert float(loss.detach()) < first

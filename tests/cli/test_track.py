@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests._pipeline_data import make_sequence
@@ -119,3 +120,84 @@ def test_usage_errors_exit_2(capsys, tmp_path):
     assert main([str(tmp_path / "v.mp4"), "--line", "0,100,50:door"]) == 2  # a malformed line: 3 numbers
     err = capsys.readouterr().err.strip()
     assert err.startswith("trackreid: error:") and "line" in err and len(err.splitlines()) == 1
+
+
+def _part(seq, root, name: str, first: int, last: int, reverse: bool = False):
+    """Frames ``first..last`` of ``seq`` as a sequence folder of their own (frames renumbered from 1); ``reverse``
+    lists each frame's detections in the opposite order (fresh IDs would then be handed out the other way round)."""
+    import shutil
+
+    part = root / name
+    (part / "img1").mkdir(parents=True)
+    (part / "det").mkdir()
+    for f in range(first, last + 1):
+        shutil.copy(seq / "img1" / f"{f:06d}.jpg", part / "img1" / f"{f - first + 1:06d}.jpg")
+    rows = {}
+    for line in (seq / "det" / "det.txt").read_text().splitlines():
+        f = int(line.split(",")[0])
+        if first <= f <= last:
+            rows.setdefault(f, []).append(",".join([str(f - first + 1), *line.split(",")[1:]]))
+    lines = [r for f in sorted(rows) for r in (rows[f][::-1] if reverse else rows[f])]
+    (part / "det" / "det.txt").write_text("\n".join(lines) + "\n")
+    return part
+
+
+def _ids_by_person(out, frame: int, t: int) -> dict[int, int]:
+    """{walker (0-based): track ID} at ``frame`` of a run's MOT file, the walkers' true boxes at ``t``."""
+    from tests._pipeline_data import boxes_at
+    from trackreid.io.mot import read_mot
+
+    mot = read_mot(out / "tracks.txt")
+    rows = mot[mot[:, 0] == frame]
+    truth = boxes_at(t)
+    ids = {}
+    for r in rows:
+        centre = (r[2] + r[4] / 2, r[3] + r[5] / 2)
+        person = int(np.argmin([abs((b[0] + b[2]) / 2 - centre[0]) + abs((b[1] + b[3]) / 2 - centre[1])
+                                for b in truth]))
+        ids[person] = int(r[1])
+    return ids
+
+
+def test_a_video_in_two_parts_keeps_ids_through_one_memory_file(tmp_path, capsys):
+    seq = make_sequence(tmp_path, "WALK", frames=24, video=False, images=True)
+    first = _part(seq, tmp_path, "part1", 1, 12)
+    second = _part(seq, tmp_path, "part2", 13, 24, reverse=True)
+    memory = tmp_path / "site.npz"
+    common = ["--reid", "osnet_x0_25", "--no-video", "--quiet", "--memory-file", str(memory)]
+    assert main([str(first), "--detector", str(first / "det/det.txt"), "-o", str(tmp_path / "o1"), *common]) == 0
+    assert memory.is_file()
+    assert main([str(second), "--detector", str(second / "det/det.txt"), "-o", str(tmp_path / "o2"), *common]) == 0
+    before = _ids_by_person(tmp_path / "o1", 12, 11)
+    after = _ids_by_person(tmp_path / "o2", 1, 12)
+    assert len(before) == 3 and after == before  # the same three people under the same three IDs
+    summary = json.loads((tmp_path / "o2" / "summary.json").read_text())
+    assert summary["memory_file"]["loaded"] == {"part2": 3} and summary["memory_file"]["saves"] >= 1
+    assert summary["reid"]["arch"] == "osnet_x0_25" and summary["reid"]["weights"] == "osnet_x0_25_msmt17"
+    assert len(summary["reid"]["sha256"]) == 16 and summary["reid"]["runtime"]
+    # without the file the second part numbers the people afresh, in its own (reversed) order
+    assert main([str(second), "--detector", str(second / "det/det.txt"), "-o", str(tmp_path / "o3"),
+                 "--reid", "osnet_x0_25", "--no-video", "--quiet"]) == 0
+    assert _ids_by_person(tmp_path / "o3", 1, 12) != before
+    # a memory of another encoder's embeddings is refused, and the file is left as it was
+    saved = memory.read_bytes()
+    capsys.readouterr()
+    rc = main([str(second), "--detector", str(second / "det/det.txt"), "-o", str(tmp_path / "o4"), *common,
+               "--reid-weights", "osnet_x0_25_market1501"])
+    line = _one_error_line(capsys, rc)
+    assert "site.npz" in line and "osnet_x0_25_msmt17" in line and "osnet_x0_25_market1501" in line
+    assert memory.read_bytes() == saved
+
+
+def test_memory_file_needs_an_encoder_and_a_real_file(seq, tmp_path, capsys):
+    rc = main([str(seq / "SEQ.mp4"), "--detector", str(seq / "det" / "det.txt"), "--reid", "none", "--memory-file",
+               str(tmp_path / "m.npz"), "-o", str(tmp_path / "o")])
+    assert "ReID encoder" in _one_error_line(capsys, rc)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a memory")
+    rc = main([str(seq / "SEQ.mp4"), "--detector", str(seq / "det" / "det.txt"), "--reid", "osnet_x0_25",
+               "--memory-file", str(junk), "-o", str(tmp_path / "o2"), "--quiet"])
+    assert "junk.npz" in _one_error_line(capsys, rc)
+    from tests._pipeline_data import run_threads
+
+    assert run_threads() == []  # the outputs opened before the error were closed

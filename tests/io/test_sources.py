@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tests._pipeline_data import make_sequence
-from trackreid.io.sources import ImageFolderSource, Prefetcher, SourceError, VideoSource, open_source, source_name
+from trackreid.io.sources import (ImageFolderSource, Outage, OutageLog, Prefetcher, Reconnect, SourceError,
+                                  VideoSource, open_source, source_name)
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +177,46 @@ def test_http_url_to_a_finite_video_ends_normally(seq):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_file_shorter_than_its_header_ends_with_a_note_not_as_damage(tmp_path):
+    path = tmp_path / "short.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        w.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    w.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # the header still says 20 frames
+    with open_source(path) as src:
+        assert src.info.num_frames == 20
+        n = len(list(src))
+    assert 0 < n < 19
+    assert src.end_reason == "" and f"after {n} frames although its header announced 20" in src.end_note
+
+
+def test_reconnect_policy_and_outage_log():
+    r = Reconnect()
+    assert r.attempts is None  # live sources keep trying by default
+    assert [r.delay(k) for k in (1, 2, 3)] == [0.5, 1.0, 2.0] and r.delay(100) == r.max_delay_s  # bounded
+    assert Reconnect.of(3).attempts == 3 and Reconnect.of(None) == Reconnect()
+    for bad in (-1, True, "x"):
+        with pytest.raises(ValueError, match="reconnect"):
+            Reconnect.of(bad)
+    log = OutageLog()
+    for k in range(OutageLog.RECENT + 5):
+        log.add(Outage(after_frame=10 * (k + 1), started_at="", down_s=1.0, attempts=1, recovered=True))
+    assert [o.after_frame for o in log.take(25)] == []  # the early ones fell out of the bounded list, unseen
+    s = log.summary()
+    assert s["count"] == OutageLog.RECENT + 5 and s["down_s"] == OutageLog.RECENT + 5
+    assert len(s["recent"]) == OutageLog.RECENT
+
+
+def test_outages_are_taken_once_at_the_frame_after_them():
+    log = OutageLog()
+    log.add(Outage(after_frame=5, started_at="", down_s=2.0, attempts=1, recovered=True))
+    assert log.take(4) == []  # frames decoded before the outage are still being processed
+    assert [o.after_frame for o in log.take(5)] == [5]
+    assert log.take(6) == []
+    log.add(Outage(after_frame=9, started_at="", down_s=1.0, attempts=2, recovered=True))
+    assert [o.down_s for o in log.take(9)] == [1.0]

@@ -29,7 +29,8 @@ def test_video_with_precomputed_detections_and_no_reid(seq, tmp_path):
     assert on_disk["status"] == "completed" and summary == on_disk
     assert summary["unique_identities"] == 3  # three walkers who never meet keep three identities
     assert set(np.unique(mot[:, 1])) == set(results[-1].ids.tolist())
-    assert summary["stage_ms"]["embed"] == 0.0 and summary["reid"] == "none"
+    assert summary["stage_ms"]["embed"] == 0.0 and summary["reid"] is None  # motion only
+    assert summary["detector"]["kind"] == "det.txt" and summary["detector"]["model"].endswith("det.txt")
     assert summary["source_info"]["num_frames"] == FRAMES
     assert summary["device"] == "cpu" or summary["device"].startswith("cuda")
 

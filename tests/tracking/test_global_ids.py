@@ -82,3 +82,22 @@ def test_rows_of_a_young_track_follow_its_switch_to_a_remembered_id():
     gids, final = L.state(0, [7, 3])
     assert gids.tolist() == [g3, g3] and final.all()
     assert g7 not in L.bank.search(e[1:2], np.zeros(1)).ids.tolist()
+
+
+def test_the_bank_and_the_maps_survive_a_restart_through_arrays():
+    """to_arrays / from_arrays: a restarted linker keeps each camera's local-to-global map (cameras matched by
+    name), the bank and the numbering, so a local ID a camera's memory brings back keeps its global ID."""
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(2, 16)).astype(np.float32)
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    a = GlobalIdentities(["door", "hall"], LinkConfig(settle=5))
+    t = np.array([[0, 0, 40, 100, 3, 0.9, 0, 0], [60, 0, 100, 100, 4, 0.9, 0, 0]], np.float64)
+    for k in range(1, 12):
+        g_door = a.link(0, k, t, feats, np.ones(2, bool))
+    b = GlobalIdentities(["hall", "door", "yard"], LinkConfig(settle=5))
+    b.from_arrays(a.to_arrays())
+    assert b.state(1, [3, 4])[0].tolist() == g_door.tolist() and b.state(1, [3, 4])[1].all()
+    assert len(b.bank) == len(a.bank) and b.num_identities == a.num_identities
+    assert int(b.bank.allocate_ids(1)[0]) > max(g_door)          # fresh global IDs continue above the old ones
+    back = b.link(1, 1, t[:1], feats[:1], np.ones(1, bool))      # the door camera's track 3 shows again
+    assert back.tolist() == g_door[:1].tolist()

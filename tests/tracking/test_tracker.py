@@ -581,3 +581,21 @@ def test_a_track_leaving_at_the_border_does_not_pass_its_id_to_the_person_behind
     t._exited = lambda: np.zeros(t.tracks.n, bool)
     a_id, b_id = _leave_and_enter_behind(t)
     assert b_id == a_id
+
+
+def test_a_gap_without_frames_sends_tracks_to_the_memory_and_they_come_back():
+    """skip(): a camera outage. Short, tracks are lost (not carried on by motion); longer than track_buffer, they
+    leave for the identity memory, which gives them their IDs back when they show again elsewhere."""
+    app = codes(2, seed=5)
+    rng = np.random.default_rng(0)
+    t = Tracker(TrackerConfig(track_buffer=20))
+    for f in range(10):
+        out = t.update(np.array([box(100 + 3 * f, 200), box(600, 400)], np.float32), embeddings=noisy(app, rng))
+    before = sorted(out[:, 4].astype(int).tolist())
+    t.skip(5)
+    assert t.state_counts()["lost"] == 2 and t.frame_id == 15
+    t.skip(30)
+    assert t.tracks.n == 0 and t.memory_size == 2 and t.frame_id == 45
+    for _ in range(5):  # back, somewhere else
+        out = t.update(np.array([box(300, 500), box(900, 150)], np.float32), embeddings=noisy(app, rng))
+    assert sorted(out[:, 4].astype(int).tolist()) == before

@@ -22,6 +22,7 @@ EPILOG = """examples:
   trackreid MOT17-04-FRCNN/ --detector MOT17-04-FRCNN/det/det.txt --reid none --seq-name MOT17-04-FRCNN
   trackreid 0 --show                                       # webcam 0, q quits
   trackreid rtsp://camera/stream --max-frames 1000 --quiet
+  trackreid rtsp://camera/stream --memory-file site-memory.npz --no-video   # 24/7: reconnects, IDs kept on restart
 
   trackreid street.mp4 --line 0,540,1920,540:door --zone 100,100,600,100,600,500,100,500:shop --save-crops 8
 
@@ -113,6 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="spread the sources over a Ray cluster (ADDRESS, e.g. auto or ray://head:10001; without it a "
                    "local Ray); needs pip install -e \".[ray]\"")
+    live = p.add_argument_group("live cameras")
+    live.add_argument("--reconnect", type=int, default=None, metavar="N",
+                      help="reopening attempts per outage of a webcam or stream before it ends (default: keep "
+                      "trying; 0: end at the first failure); files and folders end at their end")
+    live.add_argument("--reconnect-max-delay", type=float, default=None, metavar="S",
+                      help="longest wait in seconds between two reopening attempts (the waits double from 0.5 s; "
+                      "default 30)")
+    live.add_argument("--stream-timeout", type=float, default=10.0, metavar="S",
+                      help="seconds a stream may stall before it counts as down (default 10)")
+    live.add_argument("--memory-file", default=None, metavar="FILE.npz",
+                      help="keep the identity memory (and with --global-ids the global bank) in this file across "
+                      "runs: loaded at the start if it exists, saved every --memory-save-s seconds and at the end, "
+                      "Ctrl-C or a failure; a file written with another encoder is an error")
+    live.add_argument("--memory-save-s", type=float, default=60.0, metavar="S",
+                      help="seconds between two saves of --memory-file (default 60)")
     r = p.add_argument_group("run")
     r.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no final report")
@@ -149,13 +165,22 @@ def _report(summary: dict, out: Path) -> None:
         for s in summary["sources"]:
             more = f" ({s['message']})" if s["message"] else ""
             print(f"  {s['name']}: {s['frames']} frames, {s['fps'] or 0:.1f} fps, {s['unique_identities']} "
-                  f"identities, {s['status']}{more}")
+                  f"identities, {s['status']}{more}{_outages(s)}")
     else:
         stages = "  ".join(f"{k} {v:.1f}" for k, v in summary["stage_ms"].items())
         print(f"{summary['frames']} frames in {summary['wall_s']:.1f} s ({fps:.1f} fps), "
               f"{summary['unique_identities']} identities, status {summary['status']}")
         print(f"ms per frame: {stages}")
+        if summary.get("outages", {}).get("count"):
+            print(f"source down:{_outages(summary)[1:]}")
     print(f"outputs: {out}")
+
+
+def _outages(summary: dict) -> str:
+    o = summary.get("outages")
+    if not o or not o["count"]:
+        return ""
+    return f", {o['count']} outage{'s' if o['count'] > 1 else ''} ({o['down_s']:.1f} s in all, longest {o['longest_s']:.1f} s)"
 
 
 def model_options(args) -> dict:
@@ -175,14 +200,63 @@ def options_from_args(args, output) -> dict:
         trail=args.trail, video_name=f"annotated.{args.video_format}",
         mot_name=f"{args.seq_name}.txt" if args.seq_name else "tracks.txt", overlap=not args.no_overlap,
         lines=args.line, zones=args.zone, events_config=args.events_config, events=args.events or None,
-        save_crops=args.save_crops, max_gap=args.max_gap,
+        save_crops=args.save_crops, max_gap=args.max_gap, reconnect=_reconnect(args),
+        stream_timeout_s=args.stream_timeout, memory_file=args.memory_file, memory_save_s=args.memory_save_s,
     )
+
+
+def _reconnect(args):
+    """``TrackingOptions.reconnect`` from ``--reconnect`` and ``--reconnect-max-delay`` (None: the defaults)."""
+    if args.reconnect is None and args.reconnect_max_delay is None:
+        return None
+    from trackreid.io.sources import Reconnect
+
+    kw = {} if args.reconnect_max_delay is None else {"max_delay_s": args.reconnect_max_delay}
+    try:
+        return Reconnect(attempts=args.reconnect, **kw)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _install_logging(quiet: bool) -> None:
+    """trackreid's log lines (a stream down and back, weights downloaded) as ``trackreid: ...`` on stderr; with
+    ``--quiet`` only warnings."""
+    import logging
+
+    logger = logging.getLogger("trackreid")
+    if not any(getattr(h, "trackreid_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("trackreid: %(message)s"))
+        handler.trackreid_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+def _stop_on_sigterm():
+    """SIGTERM (``systemctl stop``, ``docker stop``) ends the run as Ctrl-C does: outputs closed, summary and
+    memory file written. Returns the previous handler (None outside the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.debug:
         _install_warning_format()
+        from trackreid.io.sources import quiet_native_logs
+
+        quiet_native_logs()  # FFmpeg's and OpenCV's own lines: each failure reaches the user as one line of ours
+    _install_logging(args.quiet)
+    previous = _stop_on_sigterm()
     from trackreid.pipeline import TrackingRun
 
     out = Path(args.output) if args.output else _default_output(args.source)
@@ -227,7 +301,13 @@ def main(argv: list[str] | None = None) -> int:
         where = f"; outputs kept in {run.output_dir}" if run.summary and run.output_dir else ""
         return f"trackreid: interrupted after {frames} frames{where}"
 
-    code = run_command("trackreid", body, debug=args.debug, on_interrupt=interrupted, context=kept)
+    try:
+        code = run_command("trackreid", body, debug=args.debug, on_interrupt=interrupted, context=kept)
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
     if code:
         return code
     summary = holder["summary"]
@@ -241,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         _report(summary, out)
         if summary["status"] == "source_ended":
             print(f"trackreid: warning: {summary['message']}", file=sys.stderr)
+        elif summary["status"] == "completed" and summary.get("message"):
+            print(f"trackreid: note: {summary['message']}", file=sys.stderr)
     return 0
 
 

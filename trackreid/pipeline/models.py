@@ -121,3 +121,49 @@ def build_models(opts: TrackingOptions, detector=None) -> Models:
     encoder = build_reid(opts.reid, opts.reid_weights, device=dev, half=opts.half, runtime=opts.reid_runtime,
                          threads=threads, streams=opts.reid_streams)
     return Models(det, encoder, dev, getattr(det, "class_names", None) or {0: "person"})
+
+
+def encoder_report(encoder) -> dict | None:
+    """What ReID encoder ran, for ``summary.json``: architecture, weights (known name, file, sha256 prefix),
+    runtime, precision and device (:meth:`trackreid.reid.encoder.Encoder.describe`); a user's encoder object by
+    its type and embedding size; None for motion-only tracking."""
+    if encoder is None:
+        return None
+    describe = getattr(encoder, "describe", None)
+    if callable(describe):
+        return describe()
+    dim = getattr(encoder, "dim", None)
+    return {"arch": type(encoder).__name__, "dim": int(dim) if dim else None, "weights": None, "runtime": "python"}
+
+
+def encoder_fingerprint(encoder) -> str | None:
+    """Which embedding space ``encoder`` produces (:meth:`trackreid.reid.encoder.Encoder.fingerprint`; a user's
+    encoder object: its type and embedding size); None for motion-only tracking."""
+    if encoder is None:
+        return None
+    fingerprint = getattr(encoder, "fingerprint", None)
+    if callable(fingerprint):
+        return fingerprint()
+    dim = getattr(encoder, "dim", None)
+    return f"{type(encoder).__module__}.{type(encoder).__qualname__}/{int(dim) if dim else '?'}"
+
+
+def detector_report(detector) -> dict:
+    """What detector ran, for ``summary.json``: its model (name or path), the file's sha256 prefix when it is one
+    file, and for a model its device and minimum score."""
+    from trackreid.reid.weights import sha256_file
+
+    if isinstance(detector, list):  # one per source: the first one's report, with every model named
+        out = detector_report(detector[0])
+        out["models"] = [str(getattr(d, "name", type(d).__name__)) for d in detector]
+        return out
+    name = str(getattr(detector, "name", type(detector).__name__))
+    kind = {"YoloDetector": "ultralytics", "MotFileDetector": "det.txt"}.get(type(detector).__name__, "callable")
+    out = {"model": name, "kind": kind}
+    path = Path(name)
+    if kind != "callable" and path.is_file():
+        out["sha256"] = sha256_file(path)[:16]
+    for key in ("device", "conf"):
+        if hasattr(detector, key) and kind == "ultralytics":
+            out[key] = getattr(detector, key)
+    return out

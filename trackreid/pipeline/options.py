@@ -67,7 +67,19 @@ class TrackingOptions:
     prefetch: int = 8
     """Decoded frames buffered ahead of inference."""
     stream_timeout_s: float = 10.0
-    """Seconds a live stream may stall before it counts as ended."""
+    """Seconds a live stream may stall before it counts as down (then it reconnects, see ``reconnect``)."""
+    reconnect: Any = None
+    """How webcams and streams come back after a failure: a :class:`trackreid.io.sources.Reconnect`, or a number of
+    reopening attempts per outage (0: the source ends at its first failure); None: ``Reconnect()`` (keep trying,
+    backoff bounded). Each outage is logged and counted in the summary (``outages``); the tracker sees the gap
+    (tracks go lost, the identity memory bridges it). Files and folders end at their end."""
+    memory_file: Any = None
+    """A file (``.npz``) that keeps the identity memory across runs: loaded at the start when it exists, saved
+    atomically every ``memory_save_s`` seconds and at the end (also after Ctrl-C or a failure); with several
+    sources, every source's memory and, with global IDs, the global bank (:mod:`trackreid.pipeline.memory_file`).
+    A file written with another encoder is an error. None: the memory lasts as long as the run."""
+    memory_save_s: float = 60.0
+    """Seconds between two saves of ``memory_file``."""
     lines: Any = ()
     """Counting lines, ``"x1,y1,x2,y2[:name]"`` strings or :class:`trackreid.analytics.Line` objects: crossings
     per identity, with direction, in ``events.jsonl`` and the summary."""
@@ -105,6 +117,18 @@ class TrackingOptions:
             from trackreid.analytics.regions import build_regions
 
             build_regions(self.lines, self.zones, self.events_config)  # a bad spec fails before any output exists
+        from trackreid.io.sources import Reconnect
+
+        try:
+            Reconnect.of(self.reconnect)
+        except ValueError as exc:
+            raise PipelineError(str(exc)) from None
+        if isinstance(self.memory_save_s, bool) or not float(self.memory_save_s) > 0:
+            raise PipelineError(f"memory_save_s: expected a number of seconds > 0, got {self.memory_save_s}")
+        if self.memory_file is not None and isinstance(self.reid, str) and self.reid.strip().lower() in (
+                "none", "no", "off", "false", ""):
+            raise PipelineError("memory_file: the identity memory needs a ReID encoder; drop --reid none or "
+                                "--memory-file")
         if self.save_crops and self.output is None:
             raise PipelineError("save_crops: needs an output folder (the crops go to OUTPUT/crops)")
 

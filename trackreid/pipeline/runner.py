@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generator
 
-from trackreid.io.sources import Prefetcher, Source, open_source
+from trackreid.io.sources import Prefetcher, Reconnect, Source, open_source
 from trackreid.pipeline.embed import embed_detections
 from trackreid.pipeline.models import build_models
 from trackreid.pipeline.options import PipelineError, TrackingOptions
@@ -53,6 +54,8 @@ class Runner:
         self.summary: dict | None = None
         self.output_dir: Path | None = Path(self.options.output) if self.options.output else None
         self._bar = self._ahead = None
+        self.memory = None
+        """The run's :class:`~trackreid.pipeline.memory_file.MemoryFile` (``memory_file`` set), else None."""
 
     def run(self) -> dict:
         for _ in self:
@@ -84,6 +87,7 @@ class Runner:
         finally:
             wall = clock.since_loop()
             self._release(status, message)
+            self._save_memory()
             if self._bar is not None:
                 self._bar.close()
             self.summary = self._finish(status, message, clock, wall)
@@ -107,6 +111,25 @@ class Runner:
     def _close_ahead(self) -> None:
         if self._ahead is not None:
             self._ahead.close()
+
+    def _tick_memory(self) -> None:
+        """After a step: save the memory file when it is due."""
+        if self.memory is not None:
+            self.memory.maybe_save()
+
+    def _save_memory(self) -> None:
+        """At the end, however the run ends: save the memory file (a failure to do so is a warning, so that it does
+        not hide why the run ended)."""
+        if self.memory is None:
+            return
+        try:
+            self.memory.save()
+        except Exception as exc:  # noqa: BLE001 - reported, never masks the run's own outcome
+            warnings.warn(f"identity memory not saved to {self.memory.path}: {type(exc).__name__}: {exc}",
+                          stacklevel=2)
+
+    def _memory_report(self) -> dict | None:
+        return {"memory_file": self.memory.report()} if self.memory is not None else None
 
     def _at_max_frames(self, frames: int) -> bool:
         """Whether a source that delivered ``frames`` frames is done (``max_frames`` applies to each source)."""
@@ -154,14 +177,21 @@ class TrackingRun(Runner):
     def _open(self) -> None:
         """Open the source, load the models, open the outputs."""
         o = self.options
-        src: Source = open_source(self.source, stream_timeout_s=o.stream_timeout_s)
+        src: Source = open_source(self.source, stream_timeout_s=o.stream_timeout_s,
+                                  reconnect=Reconnect.of(o.reconnect))
+        run = None
         try:
             if o.show:
                 _check_display()
             models = build_models(o)
-            run = SourceRun(self.source, src.info, o, models, output=o.output)
+            run = SourceRun(self.source, src.info, o, models, output=o.output, outages=src.outages)
+            from trackreid.pipeline.memory_file import open_memory_file
+
+            self.memory = open_memory_file(o, models.encoder, {src.info.name: run.tracker})
         except BaseException:
             src.close()
+            if run is not None and run.outputs is not None:
+                run.outputs.close()  # the files opened so far (and the video writer's thread)
             raise
         self.output_dir = run.output_dir
         self._src, self._run, self._prefetcher = src, run, None
@@ -179,6 +209,7 @@ class TrackingRun(Runner):
         frames = self._overlapped(_detections(self._prefetcher, run.models.detector))
         index = -1
         for index, frame, decode_ms, dets, detect_ms in frames:
+            run.catch_up(index)
             given, emb, embed_ms = embed_detections(run.models.encoder, run.tracker, frame, dets)
             res = run.step(index, frame, dets, emb, {"decode": decode_ms, "detect": detect_ms, "embed": embed_ms},
                            given=given)
@@ -188,6 +219,7 @@ class TrackingRun(Runner):
                 if index % 10 == 0:
                     self._bar.set_postfix(tracks=len(res.tracks), ids=len(run.ids_seen), refresh=False)
             yield res
+            self._tick_memory()
             if quit_requested:  # this frame is written and counted; then stop
                 return "stopped", "closed by the user (q)"
             if self._at_max_frames(index + 1):
@@ -197,7 +229,7 @@ class TrackingRun(Runner):
                 raise PipelineError(f"source {src.info.name!r} delivered no frames")
         if src.end_reason:
             return "source_ended", src.end_reason
-        return "completed", ""
+        return "completed", src.end_note
 
     def _release(self, status: str, message: str) -> None:
         if self._prefetcher is not None:
@@ -212,7 +244,7 @@ class TrackingRun(Runner):
         run = self._run
         run.status, run.message = status, message
         setup_s = time.perf_counter() - clock.setup - wall if clock.loop is not None else None
-        return run.finish(wall=wall, setup_s=setup_s, started=clock.started)
+        return run.finish(wall=wall, setup_s=setup_s, started=clock.started, extra=self._memory_report())
 
 
 def _show(annotated) -> bool:

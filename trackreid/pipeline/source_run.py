@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,36 @@ class FrameResult:
         return self.tracks[:, 4].astype(np.int64)
 
 
+class DistinctIds:
+    """How many distinct IDs the outputs carried (the summary's ``unique_identities``), bounded on an endless
+    stream: it remembers the ``capacity`` most recently seen IDs, as many as the identity memory holds, so an ID
+    forgotten here has left the memory too and cannot come back under the same number."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(1, int(capacity))
+        self.count = 0
+        self._recent: OrderedDict[int, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def held(self) -> int:
+        """IDs remembered now (at most ``capacity``)."""
+        return len(self._recent)
+
+    def update(self, ids) -> None:
+        recent = self._recent
+        for i in ids:
+            if i in recent:
+                recent.move_to_end(i)
+                continue
+            self.count += 1
+            recent[i] = None
+            if len(recent) > self.capacity:
+                recent.popitem(last=False)
+
+
 class SourceRun:
     """The per-source half of a run: one tracker, its outputs, drawing, statistics and summary.
 
@@ -46,12 +77,14 @@ class SourceRun:
     """
 
     def __init__(self, source, info, opts: TrackingOptions, models: Models, *, output=None, tracker=None,
-                 camera: int = 0):
+                 camera: int = 0, outages=None):
         self.source, self.info, self.opts, self.models = source, info, opts, models
+        self.outages = outages
+        """The source's :class:`~trackreid.io.sources.OutageLog` (a live source), reported in the summary."""
         self.tracker = build_tracker(opts.tracker_config, tracker if tracker is not None else opts.tracker,
                                      models.encoder, opts.conf)
         self.stats = StageStats()
-        self.ids_seen: set[int] = set()
+        self.ids_seen = DistinctIds(getattr(getattr(self.tracker, "config", None), "memory_size", 10_000))
         self.n_dets = self.n_tracks = self.n_interpolated = 0  # detections in; rows written, interpolated ones
         self.status, self.message = "failed", ""
         self.outputs = None
@@ -67,8 +100,12 @@ class SourceRun:
         self.analytics = None
         if opts.lines or opts.zones or opts.events_config or opts.events or opts.save_crops:
             from trackreid.analytics import RunAnalytics
+            from trackreid.analytics.events import EventsConfig
 
+            # the events keep the state of as many identities as the identity memory can bring back
+            events_config = EventsConfig(max_identities=self.ids_seen.capacity)
             self.analytics = RunAnalytics(self.output_dir, info.fps, lines=opts.lines, zones=opts.zones,
+                                          config=events_config,
                                           events_config=opts.events_config, save_crops=int(opts.save_crops),
                                           camera=camera, events=opts.events, frame_size=(info.width, info.height),
                                           final_ids=self._ids_known_now)
@@ -108,6 +145,19 @@ class SourceRun:
             self.ids_seen.update(np.unique(tracks[:, 4].astype(np.int64)).tolist())
             self.n_tracks += len(tracks)
             self.n_interpolated += int((tracks[:, 7] < 0).sum())
+
+    def catch_up(self, index: int) -> None:
+        """Before frame ``index``: tell the tracker about each outage of the source just before it, as the frames
+        it lasted (at the source's frame rate; unknown rate: longer than ``track_buffer``), so a gap is a gap."""
+        if self.outages is None:
+            return
+        for outage in self.outages.take(index):
+            skip = getattr(self.tracker, "skip", None)
+            if skip is None:
+                continue
+            fps = self.info.fps
+            buffer = int(getattr(getattr(self.tracker, "config", None), "track_buffer", 0))
+            skip(max(1, round(outage.down_s * fps) - 1) if fps else buffer + 1)
 
     def step(self, index: int, frame: np.ndarray, dets: np.ndarray, emb, timings: dict[str, float],
              given=None) -> FrameResult:

@@ -38,12 +38,13 @@ def source_summary(run, *, wall: float, setup_s: float | None, started: str, ext
     the runner set them): what ran, how fast per stage, identities, outputs; then ``extra`` (e.g. a multi-source
     run's ``latency_ms``)."""
     import trackreid
+    from trackreid.pipeline.models import detector_report, encoder_report
 
     o, info, stats = run.opts, run.info, run.stats
     ms = stats.means()
     per_frame = sum(ms.values())
     frames = stats.frames
-    detector = o.detector
+    models = run.models
     summary = {
         "trackreid_version": trackreid.__version__,
         "started_at": started,
@@ -64,14 +65,15 @@ def source_summary(run, *, wall: float, setup_s: float | None, started: str, ext
         "detections": run.n_dets,
         "track_rows": run.n_tracks,  # rows written (MOT file, tracks.jsonl), interpolated ones included
         "interpolated_rows": run.n_interpolated,
-        "reid": o.reid if isinstance(o.reid, str) or o.reid is None else type(o.reid).__name__,
-        "reid_weights": str(o.reid_weights) if o.reid_weights else None,
-        "detector": detector if isinstance(detector, str) else str(getattr(detector, "name", type(detector).__name__)),
-        "device": run.models.device if run.models is not None else None,
+        "reid": encoder_report(models.encoder) if models is not None else None,  # what ran; None: motion only
+        "detector": detector_report(models.detector) if models is not None else {"model": str(o.detector)},
+        "device": models.device if models is not None else None,
         "outputs": {k: str(v) for k, v in run.outputs.paths.items()} if run.outputs is not None else {},
     }
     memory = getattr(run.tracker, "memory_size", None)
     summary["reentries"] = run.reentries
+    if run.outages is not None:  # a live source: how often and how long it was down
+        summary["outages"] = run.outages.summary()
     if memory is not None:
         summary["memory_size"] = int(memory() if callable(memory) else memory)
     if extra:
@@ -84,10 +86,13 @@ def source_report(name: str, source, status: str, message: str, frames: int, sum
     """One source's line in a multi-source summary's ``sources``, from the source's own summary (``{}``: it wrote
     none, e.g. it could not be opened; None: it was lost with its Ray worker, so its figures are unknown)."""
     s = summary or {}
-    return {"name": name, "source": str(source), "status": status, "message": message, "frames": frames,
-            "fps": s.get("fps"), "latency_ms": s.get("latency_ms"),
-            "unique_identities": s.get("unique_identities", 0) if summary is not None else None,
-            "output": str(output) if output else None}
+    report = {"name": name, "source": str(source), "status": status, "message": message, "frames": frames,
+              "fps": s.get("fps"), "latency_ms": s.get("latency_ms"),
+              "unique_identities": s.get("unique_identities", 0) if summary is not None else None,
+              "output": str(output) if output else None}
+    if "outages" in s:
+        report["outages"] = s["outages"]
+    return report
 
 
 def run_summary(sources: list[dict], status: str, message: str, started: str, wall: float, **extra) -> dict:

@@ -218,7 +218,8 @@ class Encoder:
 
     def __init__(self, model: torch.nn.Module | None, spec, device="auto", half: bool | None = None,
                  batch_size: int = 64, sampling_ratio: int = 0, weights_report=None, runtime: str = "auto",
-                 threads: int | None = None, runner=None, streams: int | None = None, thresholds=None):
+                 threads: int | None = None, runner=None, streams: int | None = None, thresholds=None,
+                 weights_name: str | None = None, weights_path=None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         if runner is None and runtime not in RUNTIMES:
@@ -251,6 +252,11 @@ class Encoder:
         self.batch_size = batch_size
         self.sampling_ratio = int(sampling_ratio)
         self.weights_report = weights_report
+        self.weights_name = weights_name
+        """The known weights (a ``weights/manifest.json`` name) this network holds, when known."""
+        self.weights_path = Path(os.fspath(weights_path)) if weights_path is not None else None
+        """The file the weights were read from (a checkpoint or an exported model); None: untrained."""
+        self._sha256: str | None = None
         self.thresholds = thresholds
         """Distance thresholds on this encoder's scale (:class:`~trackreid.reid.thresholds.EncoderThresholds`), when
         its weights are known; None: the tracker's defaults apply."""
@@ -308,6 +314,41 @@ class Encoder:
                 f"threads={self.threads}, streams={self.streams}, "
                 f"half={self.half}, "
                 f"input={self.input_size[0]}x{self.input_size[1]}, batch_size={self.batch_size})")
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """sha256 of the weights file (an OpenVINO model's ``.bin``), computed once; None when untrained."""
+        if self._sha256 is None and self.weights_path is not None:
+            from .runtimes import _ir_xml
+            from .weights import sha256_file
+
+            p = self.weights_path
+            if file_format(p) == "openvino":
+                p = _ir_xml(p).with_suffix(".bin")
+            self._sha256 = sha256_file(p) if p.is_file() else None
+        return self._sha256
+
+    def describe(self) -> dict:
+        """What runs, for ``summary.json``: architecture, embedding size, weights (known name, file, sha256 prefix),
+        runtime, precision and device."""
+        meta = getattr(getattr(self._runner, "info", None), "meta", None) or {}
+        digest = self.weights_sha256
+        return {"arch": self.spec.name, "dim": self.dim, "weights": self.weights_name,
+                "file": str(self.weights_path) if self.weights_path is not None else None,
+                "sha256": digest[:16] if digest else None, "runtime": self.runtime,
+                "precision": meta.get("precision") or ("fp16" if self.half else "fp32"), "device": str(self.device)}
+
+    def fingerprint(self) -> str:
+        """Which embedding space this encoder's vectors live in: architecture, size and weights (the known name,
+        else the file's sha256 prefix), the same for every runtime and precision of one network. Memory files
+        record it so that identities are never compared across encoders."""
+        if self.weights_name:
+            net = self.weights_name
+        elif self.weights_sha256:
+            net = "sha256:" + self.weights_sha256[:16]
+        else:
+            net = "untrained"
+        return f"{self.spec.name}/{self.dim}/{net}"
 
     # ---- preprocessing ------------------------------------------------------------------------------------------
     def _upload(self, frame: np.ndarray) -> torch.Tensor:
@@ -527,9 +568,14 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
     else:
         report = load_weights(model, ck, arch=spec.name)
     known = default_weights(spec.name).name if weights is None and ck is not None else weights
+    from .weights import identify
+
+    entry = identify(known) if ck is not None else None
     return Encoder(model, spec, device=device, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio,
                    weights_report=report, runtime=runtime, threads=threads, streams=streams,
-                   thresholds=None if untrained else stored_thresholds(known, ck.meta if ck is not None else None))
+                   thresholds=None if untrained else stored_thresholds(known, ck.meta if ck is not None else None),
+                   weights_name=entry.name if entry is not None else None,
+                   weights_path=ck.path if ck is not None else None)
 
 
 def _default_cpu_export(arch: str) -> Path | None:
@@ -602,6 +648,10 @@ def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, 
     spec = ModelSpec(label, runner.info.input_size, tuple(meta.get("mean", IMAGENET_MEAN)),
                      tuple(meta.get("std", IMAGENET_STD)), runner.info.dim)
     what = f"{meta.get('precision', '')} {fmt} export of {meta['weights']}" if meta.get("weights") else f"{fmt} file"
+    from .weights import get_entry
+
+    known = meta.get("weights") if isinstance(meta.get("weights"), str) else None
     return Encoder(None, spec, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio, runner=runner,
                    threads=threads, streams=streams, weights_report=f"{what.strip()} ({os.fspath(path)})",
-                   thresholds=stored_thresholds(path, meta))
+                   thresholds=stored_thresholds(path, meta),
+                   weights_name=known if known and get_entry(known) is not None else None, weights_path=path)

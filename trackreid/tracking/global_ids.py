@@ -152,6 +152,7 @@ class GlobalIdentities:
         self._where: dict[int, tuple[int, int]] = {}                      # global id -> (last camera, last frame)
         self._refs: dict[int, int] = {}                                   # global id -> local ids mapped to it
         self._retired = 0                                                 # global identities forgotten by every map
+        self._frame = 0                                                   # latest frame linked, any camera
 
     @property
     def horizon(self) -> int:
@@ -248,6 +249,7 @@ class GlobalIdentities:
         whose global IDs no other track of the camera may take. ``renamed``: the tracker's young tracks that just
         switched to a remembered local ID (``TrackerOutput.renamed``)."""
         self._alias[cam].record(renamed or {}, frame)
+        self._frame = max(self._frame, int(frame))
         if renamed:
             self._rename(cam, renamed)
         local = tracks[:, 4].astype(np.int64)
@@ -359,6 +361,63 @@ class GlobalIdentities:
             self._gsum[g] = self._gsum[g] + f if g in self._gsum else f.astype(np.float64)
         cen = l2_normalise(np.stack([self._gsum[g] for g in gids.tolist()]).astype(np.float32))
         self.bank.observe(gids, cen, tracks[:, 6], tracks[:, :4], frame, replace=True)
+
+
+    # ------------------------------------------------------------------ files
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """What a restarted site needs to give returning people their global IDs, as plain arrays: the bank
+        (:meth:`IdentityMemory.to_arrays`, keys ``bank.*``), each camera's local-to-global map, the identities'
+        appearance sums and where each was last seen (ages relative to the latest frame)."""
+        now = self._frame
+        cams, lids, gids = [], [], []
+        for cam, mapping in enumerate(self._map):
+            cams += [cam] * len(mapping)
+            lids += list(mapping.keys())
+            gids += list(mapping.values())
+        sums = sorted(self._gsum)
+        dim = self.bank.dim or 0
+        where = sorted(self._where)
+        out = {f"bank.{k}": v for k, v in self.bank.to_arrays(now).items()}
+        out.update({
+            "cameras": np.array(self.cameras, dtype=str), "retired": np.int64(self._retired),
+            "map_cam": np.array(cams, np.int64), "map_lid": np.array(lids, np.int64),
+            "map_gid": np.array(gids, np.int64), "sum_ids": np.array(sums, np.int64),
+            "sums": np.array([self._gsum[g] for g in sums], np.float64).reshape(len(sums), dim),
+            "where_ids": np.array(where, np.int64), "where_cam": np.array([self._where[g][0] for g in where], np.int64),
+            "where_age": np.array([now - self._where[g][1] for g in where], np.int64)})
+        return out
+
+    def from_arrays(self, a: dict, where: str = "global identity bank") -> None:
+        """Restore a fresh linker from :meth:`to_arrays`; cameras are matched by name (one the file does not
+        know starts empty, one this run lacks is dropped). ``ValueError`` names ``where`` when the arrays are
+        missing or inconsistent."""
+        need = ("cameras", "retired", "map_cam", "map_lid", "map_gid", "sum_ids", "sums", "where_ids", "where_cam",
+                "where_age")
+        missing = [k for k in need if k not in a]
+        if missing:
+            raise ValueError(f"{where} is not a trackreid global identity bank: missing arrays {missing}")
+        a = {k: np.asarray(v) for k, v in a.items()}
+        n_map, n_sum, n_where = len(a["map_lid"]), len(a["sum_ids"]), len(a["where_ids"])
+        if (a["map_cam"].shape != (n_map,) or a["map_gid"].shape != (n_map,) or a["sums"].ndim != 2
+                or len(a["sums"]) != n_sum or a["where_cam"].shape != (n_where,)
+                or a["where_age"].shape != (n_where,) or not np.isfinite(a["sums"]).all()):
+            raise ValueError(f"{where} is corrupt: inconsistent array shapes or values")
+        self.bank.from_arrays({k[5:]: v for k, v in a.items() if k.startswith("bank.")}, now=0,
+                              where=f"{where} (bank)")
+        file_cams = [str(c) for c in a["cameras"].tolist()]
+        to_mine = np.array([self.cameras.index(c) if c in self.cameras else -1 for c in file_cams], np.int64)
+        for cam, lid, gid in zip(a["map_cam"].tolist(), a["map_lid"].tolist(), a["map_gid"].tolist()):
+            mine = int(to_mine[cam]) if 0 <= cam < len(to_mine) else -1
+            if mine >= 0:
+                self._map_set(mine, int(lid), int(gid))
+        for gid, vec in zip(a["sum_ids"].tolist(), a["sums"]):
+            if gid in self._refs:
+                self._gsum[int(gid)] = vec.astype(np.float64)
+        for gid, cam, age in zip(a["where_ids"].tolist(), a["where_cam"].tolist(), a["where_age"].tolist()):
+            mine = int(to_mine[cam]) if 0 <= cam < len(to_mine) else -1
+            if gid in self._refs and mine >= 0:
+                self._where[int(gid)] = (mine, -int(age))
+        self._retired = int(a["retired"])
 
 
 def write_delay(cfg: LinkConfig) -> int:

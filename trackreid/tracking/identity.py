@@ -267,9 +267,22 @@ class IdentityResolver:
         also = self.identities(frame) if self.tracks.dim else None
         self.memory.save(path, now=frame, also=also, next_id=self.next_id)
 
+    def to_arrays(self, frame: int) -> dict:
+        """What :meth:`save` writes, as arrays (:meth:`IdentityMemory.to_arrays`)."""
+        also = self.identities(frame) if self.tracks.dim else None
+        return self.memory.to_arrays(now=frame, also=also, next_id=self.next_id)
+
     def load(self, path, frame: int) -> None:
         """Replace the memory with a file from :meth:`save`; fresh IDs continue above the remembered ones."""
         self.memory.load(path, now=frame, dim=self.tracks.dim or None)
+        self._loaded()
+
+    def from_arrays(self, arrays: dict, frame: int, where: str) -> None:
+        """:meth:`load` from the arrays of :meth:`to_arrays` (``where`` names them in errors)."""
+        self.memory.from_arrays(arrays, now=frame, dim=self.tracks.dim or None, where=where)
+        self._loaded()
+
+    def _loaded(self) -> None:
         if not self.tracks.dim and self.memory.dim:
             self.tracks.set_dim(int(self.memory.dim))
         self.next_id = max(self.next_id, self.memory.next_id)

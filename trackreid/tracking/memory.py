@@ -330,12 +330,22 @@ class IdentityMemory:
         return self.ex[rows, :k], self.count[rows].copy()
 
     # ------------------------------------------------------------------ files
+    FILE_ARRAYS = ("version", "dim", "next_id", "ids", "cls", "exemplars", "counts", "boxes", "age")
+    """The arrays :meth:`to_arrays` gives and :meth:`from_arrays` needs."""
+
     def save(self, path, now: int = 0, also: Identities | None = None, next_id: int = 1) -> Path:
         """Write the store, plus the identities ``also`` (e.g. tracks still in view), to ``path`` (``.npz``, no
         pickled objects), atomically; ages are kept relative to ``now`` so a TTL carries over to the process that
         loads it."""
         from trackreid.io.atomic import write_bytes_atomic
 
+        buf = io.BytesIO()
+        np.savez(buf, **self.to_arrays(now, also, next_id))
+        return write_bytes_atomic(path, buf.getvalue())
+
+    def to_arrays(self, now: int = 0, also: Identities | None = None, next_id: int = 1) -> dict[str, np.ndarray]:
+        """The store (plus ``also``) as the plain arrays :meth:`save` writes (:attr:`FILE_ARRAYS`), e.g. to keep
+        several memories in one file."""
         n = self.n
         ids, ex, cls, box, seen = self.ids[:n], self.ex[:n], self.cls[:n], self.box[:n], self.last_seen[:n]
         cnt = self.count[:n]
@@ -356,11 +366,10 @@ class IdentityMemory:
             box = np.concatenate([box[mine], np.asarray(also.boxes, np.float32).reshape(-1, 4)])
             seen = np.concatenate([seen[mine], np.asarray(also.last_seen, np.int64)])
         dim = ex.shape[2] if len(ids) else (self.dim or 0)
-        buf = io.BytesIO()
-        np.savez(buf, version=np.int64(FILE_VERSION), dim=np.int64(dim),
-                 next_id=np.int64(max(self.next_id, int(next_id), int(ids.max()) + 1 if len(ids) else 1)),
-                 ids=ids, cls=cls, exemplars=ex, counts=cnt.astype(np.int32), boxes=box, age=np.int64(now) - seen)
-        return write_bytes_atomic(path, buf.getvalue())
+        return {"version": np.int64(FILE_VERSION), "dim": np.int64(dim),
+                "next_id": np.int64(max(self.next_id, int(next_id), int(ids.max()) + 1 if len(ids) else 1)),
+                "ids": ids, "cls": cls, "exemplars": ex, "counts": cnt.astype(np.int32), "boxes": box,
+                "age": np.int64(now) - seen}
 
     def load(self, path, now: int = 0, dim: int | None = None) -> None:
         """Replace the content with a file written by ``save``. A missing, corrupt or foreign file, or one whose
@@ -368,33 +377,38 @@ class IdentityMemory:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"identity memory file not found: {path}")
-        need = ("version", "dim", "next_id", "ids", "cls", "exemplars", "counts", "boxes", "age")
         try:
             with np.load(path, allow_pickle=False) as z:
-                missing = [k for k in need if k not in z.files]
-                if missing:
-                    raise ValueError(f"missing arrays {missing}")
-                a = {k: z[k] for k in need}
+                a = {k: z[k] for k in self.FILE_ARRAYS if k in z.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             raise ValueError(f"identity memory file {path} is not a trackreid memory (.npz written by "
                              f"save_memory): {exc}") from None
+        self.from_arrays(a, now, dim, where=f"identity memory file {path}")
+
+    def from_arrays(self, a: dict, now: int = 0, dim: int | None = None, where: str = "identity memory") -> None:
+        """Replace the content with arrays from :meth:`to_arrays` (``where`` names them in errors: ``ValueError``
+        for missing, inconsistent or corrupt arrays, or another embedding size than ``dim`` or this memory's)."""
+        missing = [k for k in self.FILE_ARRAYS if k not in a]
+        if missing:
+            raise ValueError(f"{where} is not a trackreid memory (.npz written by save_memory): missing arrays "
+                             f"{missing}")
+        a = {k: np.asarray(a[k]) for k in self.FILE_ARRAYS}
         if int(a["version"]) != FILE_VERSION:
-            raise ValueError(f"identity memory file {path}: format version {int(a['version'])}, "
-                             f"expected {FILE_VERSION}")
+            raise ValueError(f"{where}: format version {int(a['version'])}, expected {FILE_VERSION}")
         m, file_dim = len(a["ids"]), int(a["dim"])
         ex = a["exemplars"]
         shapes_ok = (a["ids"].ndim == 1 and a["cls"].shape == (m,) and a["boxes"].shape == (m, 4)
                      and a["counts"].shape == (m,) and (m == 0 or 1 <= a["counts"].min())
                      and a["age"].shape == (m,) and ex.ndim == 3 and len(ex) == m and ex.shape[1] >= 1
                      and (m == 0 or ex.shape[2] == file_dim))
-        if not shapes_ok or not all(np.issubdtype(a[k].dtype, np.number) for k in need):
-            raise ValueError(f"identity memory file {path} is corrupt: inconsistent array shapes or types")
+        if not shapes_ok or not all(np.issubdtype(np.asarray(a[k]).dtype, np.number) for k in self.FILE_ARRAYS):
+            raise ValueError(f"{where} is corrupt: inconsistent array shapes or types")
         if not (np.isfinite(ex).all() and np.isfinite(a["boxes"]).all()):
-            raise ValueError(f"identity memory file {path} is corrupt: exemplars or boxes hold NaN or inf")
+            raise ValueError(f"{where} is corrupt: exemplars or boxes hold NaN or inf")
         want = dim if dim is not None else self.dim
         dim = int(a["dim"])
         if dim and want is not None and dim != want:
-            raise ValueError(f"identity memory file {path} holds {dim}-d embeddings, this tracker uses "
+            raise ValueError(f"{where} holds {dim}-d embeddings, this tracker uses "
                              f"{want}-d ones (another ReID model?)")
         self.clear()
         if dim:
@@ -404,7 +418,7 @@ class IdentityMemory:
             valid = np.arange(ex.shape[1])[None, :] < cnt[:, None]
             norms = np.linalg.norm(ex, axis=2)
             if (norms[valid] == 0).any():
-                raise ValueError(f"identity memory file {path} is corrupt: an all-zero exemplar")
+                raise ValueError(f"{where} is corrupt: an all-zero exemplar")
             ex = np.where(valid[:, :, None], l2_normalise(ex), 0.0)
             self.put(a["ids"], ex, a["cls"], a["boxes"], np.int64(now) - a["age"].astype(np.int64), cnt)
         self.next_id = max(self.next_id, int(a["next_id"]))

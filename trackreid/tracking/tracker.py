@@ -316,6 +316,20 @@ class Tracker:
         self.last = TrackerOutput(out, reentries, renamed, *self._appearance_of(out[:, 4].astype(np.int64)))
         return self.last
 
+    def skip(self, frames: int) -> None:
+        """``frames`` frames passed without an image (a live source was down): every track stays unmatched that
+        long, so confirmed tracks turn lost, tentative ones end, and those lost longer than ``track_buffer`` leave
+        for the identity memory, which then bridges the gap; nobody is carried across it by motion."""
+        frames = int(frames)
+        if frames <= 0:
+            return
+        T = self.tracks
+        T.lost_for[: T.n] += frames
+        self.frame_id += frames
+        self._lifecycle(_EMPTY_ROWS, np.zeros(T.n, bool))
+        if self.cmc is not None:
+            self.cmc.reset()
+
     def _inputs(self, detections, frame, embeddings) -> FrameInput:
         cfg = self.config
         d = self.detections(detections)
@@ -671,4 +685,12 @@ class Tracker:
         """Replace the identity memory with a file from ``save_memory``; fresh IDs continue above the remembered
         ones. A missing or corrupt file, or one from another embedding size, raises ``ValueError``."""
         self.identity.load(path, self.frame_id)
+
+    def memory_arrays(self) -> dict:
+        """What :meth:`save_memory` writes, as plain arrays (to keep several trackers' memories in one file)."""
+        return self.identity.to_arrays(self.frame_id)
+
+    def restore_memory(self, arrays: dict, where: str = "identity memory") -> None:
+        """:meth:`load_memory` from the arrays of :meth:`memory_arrays` (``where`` names them in errors)."""
+        self.identity.from_arrays(arrays, self.frame_id, where)
 

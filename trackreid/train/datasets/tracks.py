@@ -42,10 +42,12 @@ def run_encoder_weights(root: str | Path) -> str | None:
             summary = json.loads((run / "summary.json").read_text())
         except (OSError, ValueError):
             continue
-        enc = summary.get("encoder") if isinstance(summary.get("encoder"), dict) else {}
-        for w in (enc.get("weights"), summary.get("reid_weights")):
-            if isinstance(w, str) and w and w.lower() != "none" and (Path(w).is_file() or not Path(w).suffix):
-                return w
+        enc = summary.get("reid") if isinstance(summary.get("reid"), dict) else {}
+        for w in (enc.get("weights"), enc.get("file"), summary.get("reid_weights")):
+            if not isinstance(w, str) or not w or w.lower() == "none":
+                continue
+            if not Path(w).suffix or (Path(w).is_file() and Path(w).suffix.lower() in (".pt", ".pth", ".tar")):
+                return w  # a known name, or a checkpoint file (an export cannot be fine-tuned)
     return None
 
 
