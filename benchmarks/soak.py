@@ -95,6 +95,8 @@ def main(argv=None) -> None:
     ap.add_argument("--frames", type=int, default=200_000, help="frames per source (default 200000)")
     ap.add_argument("--memory-size", type=int, default=1_000,
                     help="identities the memory and the global bank keep (default 1000)")
+    ap.add_argument("--only", choices=("one", "three"), default=None,
+                    help="only the single source, or only the three sources with global IDs (default both)")
     a = ap.parse_args(argv)
     marks = tuple(m for m in CHECKPOINTS if m < a.frames) + (a.frames,)
     cpu = platform.processor() or platform.machine()
@@ -105,6 +107,8 @@ def main(argv=None) -> None:
         pass
     print(f"soak: {a.frames} frames per source, memory/bank size {a.memory_size}; {cpu}")
     for sources, global_ids in ((1, False), (3, True)):
+        if a.only and a.only != ("one" if sources == 1 else "three"):
+            continue
         print(f"\n{sources} source(s){', global IDs' if global_ids else ''}")
         print(f"{'frame':>7} {'ms/frame':>9} {'RSS MiB':>8}  table sizes")
         for f, ms, rss, sizes in soak(a.frames, sources, global_ids, marks, a.memory_size):
