@@ -6,13 +6,13 @@ frame, which identities were in view together: certainly different people.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from trackreid.io.sinks import read_jsonl
 from trackreid.tracking.matching import covered_fraction
 
 from .config import AdaptConfig
@@ -100,13 +100,11 @@ class CropSampler:
         write (a track that never became final) are dropped."""
         final: dict[tuple[int, int], int] = {}
         presence = []
-        with open(tracks_jsonl, encoding="utf-8") as f:
-            for line in f:
-                rec = json.loads(line)
-                fr = int(rec["frame"])
-                for r in rec["tracks"]:
-                    final[(fr, int(r["det"]))] = int(r["id"])
-                    presence.append((source, fr, int(r["id"])))
+        for rec in read_jsonl(tracks_jsonl):
+            fr = int(rec["frame"])
+            for r in rec["tracks"]:
+                final[(fr, int(r["det"]))] = int(r["id"])
+                presence.append((source, fr, int(r["id"])))
         keep = [k for k, key in enumerate(self.keys) if key in final]
         n = len(keep)
         images = (np.stack([self.images[k] for k in keep]) if n else np.zeros((0, self.h, self.w, 3), np.uint8))

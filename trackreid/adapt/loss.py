@@ -10,22 +10,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from trackreid.train.losses import batch_hard_triplet, pairwise_euclidean
+
 
 def known_negative_triplet(feats: torch.Tensor, labels: torch.Tensor, negatives: torch.Tensor,
                            margin: float = 0.3) -> tuple[torch.Tensor, int]:
-    """Mean of ``relu(d(a, hardest positive) - d(a, hardest known negative) + margin)`` over the anchors that
-    have both (``margin`` 0: soft margin); distances between L2-normalised features. ``negatives``: (L, L) bool
-    over label values. Returns the loss and the number of anchors used."""
-    f = F.normalize(feats.float(), dim=1)
-    dist = (2.0 - 2.0 * (f @ f.t())).clamp_min(1e-12).sqrt()
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=feats.device)
-    pos = same & ~eye
-    neg = negatives[labels][:, labels] & ~same
-    valid = pos.any(1) & neg.any(1)
-    if not valid.any():
-        return feats.sum() * 0.0, 0
-    d_ap = dist.masked_fill(~pos, float("-inf")).amax(1)[valid]
-    d_an = dist.masked_fill(~neg, float("inf")).amin(1)[valid]
-    loss = F.relu(d_ap - d_an + margin) if margin > 0 else F.softplus(d_ap - d_an)
-    return loss.mean(), int(valid.sum())
+    """Batch-hard triplet loss (:func:`trackreid.train.losses.batch_hard_triplet`) between L2-normalised features,
+    negatives only where ``negatives`` (L, L) bool over label values says so (``margin`` 0: soft margin). Returns
+    the loss and the number of anchors used."""
+    dist = pairwise_euclidean(F.normalize(feats.float(), dim=1))
+    return batch_hard_triplet(dist, labels, negatives[labels][:, labels], margin)

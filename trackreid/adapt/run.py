@@ -107,7 +107,7 @@ def _pairs(features: np.ndarray, labels: Labels, max_crops: int = 2000, seed: in
     return d[up & (lab[:, None] == lab[None, :])], d[up & labels.covis[lab][:, lab]]
 
 
-def _source_name(source, index: int, taken: set) -> str:
+def _source_name(source, taken: set) -> str:
     from trackreid.io.sources import source_name
 
     name = source_name(source)
@@ -159,7 +159,7 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
         parts, taken = [], set()
         for i, src in enumerate(sources):
             t0 = time.perf_counter()
-            run_dir = out / "tracking" / _source_name(src, i, taken)
+            run_dir = out / "tracking" / _source_name(src, taken)
             opts = {"quiet": True, "save_video": False, "device": device, **tracking}
             part, summary = track_and_collect(src, i, opts, size, config, run_dir)
             tracking_s += time.perf_counter() - t0

@@ -38,14 +38,15 @@ def freeze_batchnorm(model: nn.Module) -> nn.Module:
 @torch.no_grad()
 def embed_crops(model: nn.Module, images: np.ndarray, tcfg: TransformConfig, batch: int = 64) -> np.ndarray:
     """L2-normalised embeddings (N, D) of RGB uint8 crops (N, H, W, 3), the model in eval mode."""
+    from trackreid.train.engine import forward_features
+
     was = model.training
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for i in range(0, len(images), batch):
-        x = torch.stack([test_transform(im, tcfg) for im in images[i:i + batch]])
-        f = model(x)
-        f = f[0] if isinstance(f, (list, tuple)) else f
-        out.append(torch.nn.functional.normalize(f.float(), dim=1).numpy())
+        x = torch.stack([test_transform(im, tcfg) for im in images[i:i + batch]]).to(device)
+        out.append(forward_features(model, x).cpu().numpy())
     model.train(was)
     dim = out[0].shape[1] if out else 0
     return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
@@ -87,7 +88,9 @@ class AdaptTrainer:
                  teacher: np.ndarray | None = None):
         self.model, self.images, self.labels, self.config, self.tcfg = model, images, labels, config, tcfg
         #: the starting encoder's embeddings of ``images`` (N, D), the distillation targets (None: no distillation)
-        self.teacher = torch.from_numpy(np.asarray(teacher, np.float32)) if teacher is not None else None
+        self.device = next(model.parameters()).device
+        self.teacher = (torch.from_numpy(np.asarray(teacher, np.float32)).to(self.device) if teacher is not None
+                        else None)
         self.out_dir = Path(out_dir)
         self.log = log
         L = labels.num_labels
@@ -157,8 +160,9 @@ class AdaptTrainer:
         while self.step < c.steps and not should_stop():
             mixed = self.mix is not None and (self.step + 1) % c.mix_every == 0
             x, y, idx = self._mix_batch() if mixed else self._track_batch()
+            x, y = x.to(self.device), y.to(self.device)
             negatives = (torch.ones(int(y.max()) + 1, int(y.max()) + 1, dtype=torch.bool) if mixed
-                         else self.negatives)
+                         else self.negatives).to(self.device)
             feats = self._features(x)
             loss, _ = known_negative_triplet(feats, y, negatives, c.margin)
             if c.distill > 0 and idx is not None and self.teacher is not None:

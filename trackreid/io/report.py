@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from trackreid.io.atomic import write_text_atomic
+from trackreid.io.sinks import read_jsonl
 
 REPORT_NAME = "report.html"
 TIMELINE_W = 640  #: width in pixels of each identity's timeline
@@ -37,18 +38,7 @@ class Identity:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:  # a line cut by a hard kill: the rest is still worth showing
-                    continue
-    return out
+    return read_jsonl(path) if path.is_file() else []
 
 
 def _identities(run: Path) -> dict[int, Identity]:

@@ -63,6 +63,22 @@ def tracks_to_records(tracks: np.ndarray, global_ids: np.ndarray | None = None,
     return out
 
 
+def read_jsonl(path) -> list[dict]:
+    """The objects of a JSON-lines file written by :class:`JsonlWriter`; a line cut short by a hard kill (the last
+    one) is skipped, so whatever was written before it can still be read."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
 class JsonlWriter:
     """Appends JSON objects to ``path``, one a line, flushed after each call (readable while the run goes)."""
 

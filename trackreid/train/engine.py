@@ -36,7 +36,7 @@ from .sampler import PKBatchSampler, RandomBatchSampler
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, TransformConfig, read_rgb, test_transform, train_transform
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CSV_FIELDS", "TrainImages", "TestImages", "Trainer",
-           "TrainResult", "TrainingInterrupted", "evaluate", "evaluate_weights", "extract_features", "resolve_device",
+           "TrainResult", "TrainingInterrupted", "evaluate", "evaluate_weights", "extract_features", "forward_features", "resolve_device",
            "same_camera_rule", "set_rng_state", "rng_state", "seed_everything", "transform_config"]
 
 
@@ -133,7 +133,9 @@ def build_train_model(cfg: TrainConfig, num_classes: int, log: Callable[[str], N
     return build_model(cfg.model, num_classes=num_classes, pretrained_backbone=False), False
 
 
-def _forward_features(model: nn.Module, x: torch.Tensor, flip: bool) -> torch.Tensor:
+def forward_features(model: nn.Module, x: torch.Tensor, flip: bool = False) -> torch.Tensor:
+    """L2-normalised embeddings of the batch ``x`` (the model in eval mode), averaged with the mirrored batch's when
+    ``flip``."""
     f = model(x)
     if isinstance(f, (list, tuple)):
         f = f[0]
@@ -157,7 +159,7 @@ def extract_features(model: nn.Module, items: list[Item], tcfg: TransformConfig,
         if should_stop is not None and should_stop():
             raise KeyboardInterrupt
         with autocast:
-            out.append(_forward_features(model, x.to(device, non_blocking=True), flip).cpu())
+            out.append(forward_features(model, x.to(device, non_blocking=True), flip).cpu())
     return torch.cat(out) if out else torch.zeros(0, 1)
 
 

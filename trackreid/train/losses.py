@@ -48,18 +48,26 @@ class BatchHardTripletLoss(nn.Module):
         self.margin = float(margin) if margin else 0.0
 
     def forward(self, feats: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        dist = pairwise_euclidean(feats.float())
-        same = labels.view(-1, 1) == labels.view(1, -1)
-        eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-        pos_mask, neg_mask = same & ~eye, ~same
-        valid = pos_mask.any(1) & neg_mask.any(1)
-        if not valid.any():
-            return feats.sum() * 0.0
-        d_ap = dist.masked_fill(~pos_mask, float("-inf")).amax(dim=1)[valid]
-        d_an = dist.masked_fill(~neg_mask, float("inf")).amin(dim=1)[valid]
-        if self.margin > 0:
-            return F.relu(d_ap - d_an + self.margin).mean()
-        return F.softplus(d_ap - d_an).mean()
+        return batch_hard_triplet(pairwise_euclidean(feats.float()), labels, None, self.margin)[0]
+
+
+def batch_hard_triplet(dist: torch.Tensor, labels: torch.Tensor, negatives: torch.Tensor | None = None,
+                       margin: float = 0.3) -> tuple[torch.Tensor, int]:
+    """Batch-hard triplet loss over the distances ``dist`` (N, N) of a batch with ``labels`` (N,): per anchor the
+    farthest positive and the nearest negative, ``relu(d_ap - d_an + margin)`` (``margin`` 0: ``softplus``), mean
+    over the anchors that have both. ``negatives`` (N, N) bool: the pairs allowed as negatives (None: every pair of
+    different labels). Returns the loss and the number of anchors used."""
+    same = labels.view(-1, 1) == labels.view(1, -1)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    pos_mask = same & ~eye
+    neg_mask = ~same if negatives is None else negatives & ~same
+    valid = pos_mask.any(1) & neg_mask.any(1)
+    if not valid.any():
+        return dist.sum() * 0.0, 0
+    d_ap = dist.masked_fill(~pos_mask, float("-inf")).amax(dim=1)[valid]
+    d_an = dist.masked_fill(~neg_mask, float("inf")).amin(dim=1)[valid]
+    loss = F.relu(d_ap - d_an + margin) if margin > 0 else F.softplus(d_ap - d_an)
+    return loss.mean(), int(valid.sum())
 
 
 class ReIDLoss(nn.Module):
