@@ -90,7 +90,18 @@ TRACKERS = {
 }
 
 
-def run_tracker(kind: str, scene, frames: int, noise: float, config: TrackerConfig | None = None) -> np.ndarray:
+def step_marked(tracker: Tracker, dets: np.ndarray, emb: np.ndarray | None, frame=None, counts=None) -> np.ndarray:
+    """One ``update`` as the pipeline makes it: only the rows ``tracker.detections`` marks (``embed_policy``) get
+    their embeddings (rows of ``emb``, one per row of ``dets``); ``counts`` (a dict) adds up detections and crops."""
+    d = tracker.detections(dets)
+    if counts is not None:
+        counts["detections"] = counts.get("detections", 0) + len(dets)
+        counts["crops"] = counts.get("crops", 0) + int(d.embed.sum())
+    return tracker.update(d, frame, embeddings=emb[d.embed_index] if emb is not None and d.embed.any() else None)
+
+
+def run_tracker(kind: str, scene, frames: int, noise: float, config: TrackerConfig | None = None,
+                counts: dict | None = None) -> np.ndarray:
     """Track the whole scene; returns MOT result rows."""
     from trackreid.io.mot import tracks_to_mot_rows
 
@@ -108,7 +119,7 @@ def run_tracker(kind: str, scene, frames: int, noise: float, config: TrackerConf
     for t in range(1, frames + 1):
         dets = scene.dets_at(t)
         if kind == "ours":
-            out = tracker.update(dets, embeddings=scene.embeddings_at(t, dim=DIM, noise=noise))
+            out = step_marked(tracker, dets, scene.embeddings_at(t, dim=DIM, noise=noise), counts=counts)
         elif kind == "ours-motion":
             out = tracker.update(dets)
         else:
@@ -120,7 +131,7 @@ def run_tracker(kind: str, scene, frames: int, noise: float, config: TrackerConf
     return np.concatenate(rows) if rows else np.empty((0, 10))
 
 
-def evaluate(kinds, seeds, people, frames, noise, config=None, verbose=True):
+def evaluate(kinds, seeds, people, frames, noise, config=None, verbose=True, counts=None):
     from trackreid.evaluation.mot import evaluate_mot_arrays
     from trackreid.synthetic import SceneConfig, generate_scene
 
@@ -129,7 +140,7 @@ def evaluate(kinds, seeds, people, frames, noise, config=None, verbose=True):
     results = {}
     for label, kind in kinds.items():
         t0 = time.perf_counter()
-        seqs = {name: (sc.gt, run_tracker(kind, sc, frames, noise, config)) for name, sc in scenes.items()}
+        seqs = {name: (sc.gt, run_tracker(kind, sc, frames, noise, config, counts)) for name, sc in scenes.items()}
         results[label] = evaluate_mot_arrays(seqs)
         if verbose:
             print(f"  {label}: {time.perf_counter() - t0:.1f}s", flush=True)
@@ -189,7 +200,7 @@ class MotRows:
         return np.concatenate(self.rows) if self.rows else np.empty((0, 10))
 
 
-def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | None = None
+def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | None = None, counts: dict | None = None
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Track ``scene`` with precomputed per-frame embeddings: ``ours`` (``config``) or ``botsort``. Returns the MOT
     rows of each frame's ``update`` and the rows a pipeline run writes to its MOT file (for ours, held until each
@@ -204,7 +215,7 @@ def run_with_embeddings(kind: str, scene, per_frame, config: TrackerConfig | Non
     for t in range(1, scene.config.num_frames + 1):
         dets = scene.dets_at(t)
         if kind == "ours":
-            out = tracker.update(dets, blank, embeddings=per_frame[t - 1] if len(dets) else None)
+            out = step_marked(tracker, dets, per_frame[t - 1] if len(dets) else None, blank, counts)
         elif kind == "botsort-own":
             out = tracker.update(dets, scene.render(t))
         else:

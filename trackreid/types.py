@@ -116,6 +116,7 @@ class Detections:
     index: np.ndarray       # (N,) each row's row in the caller's array (``det_index`` of the output)
     given: int              # rows in the caller's array (valid or not)
     embed: np.ndarray       # (N,) bool: rows whose embeddings the tracker reads (high-score boxes)
+    owner: np.ndarray | None = None  # (N,) ID of the one track a row left unembedded may go to (-1: any); None: any
 
     @classmethod
     def of(cls, dets, embed_thresh: float) -> "Detections":
@@ -125,6 +126,11 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.dets)
+
+    def marked(self, embed: np.ndarray, owner: np.ndarray | None = None) -> "Detections":
+        """The same detections with other rows marked to embed (only where appearance is needed), and the track
+        each row left out may go to (``owner``, track IDs; -1: any)."""
+        return Detections(self.dets, self.index, self.given, np.asarray(embed, bool), owner)
 
     @property
     def embed_index(self) -> np.ndarray:

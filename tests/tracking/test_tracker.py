@@ -488,11 +488,12 @@ def test_boxmot_style_call_and_none_frames():
 
 def test_embeddings_of_only_the_marked_rows_track_like_a_full_array():
     """The pipeline's path (``Tracker.detections`` + embeddings of exactly the rows it marks) and BoxMOT's path
-    (one row per detection) give the same tracks, IDs, re-entries and renames on a re-entry scene."""
+    (one row per detection) give the same tracks, IDs, re-entries and renames on a re-entry scene, when every
+    high-score row is marked (``embed_policy="always"``)."""
     from trackreid.synthetic import SceneConfig, generate_scene
 
     scene = generate_scene(SceneConfig(num_people=24, num_frames=600, seed=3, reentry=True))
-    full, marked = Tracker(), Tracker()
+    full, marked = Tracker(TrackerConfig(embed_policy="always")), Tracker(TrackerConfig(embed_policy="always"))
     reentries = renames = 0
     for t in range(1, scene.config.num_frames + 1):
         dets = scene.dets_at(t)

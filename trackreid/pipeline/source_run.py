@@ -86,6 +86,7 @@ class SourceRun:
         self.stats = StageStats()
         self.ids_seen = DistinctIds(getattr(getattr(self.tracker, "config", None), "memory_size", 10_000))
         self.n_dets = self.n_tracks = self.n_interpolated = 0  # detections in; rows written, interpolated ones
+        self.n_crops = 0                                        # detections embedded (``embed_policy``)
         self.status, self.message = "failed", ""
         self.outputs = None
         self.output_dir: Path | None = None
@@ -187,6 +188,7 @@ class SourceRun:
         self.stats.add(timings)
         self.reentries += len(reentries)
         self.n_dets += len(dets)
+        self.n_crops += len(emb) if emb is not None else 0
         return FrameResult(index, tracks, dets, frame, timings, global_ids=gids, reentries=reentries, events=events)
 
     def _track(self, given, frame, emb) -> TrackerOutput:

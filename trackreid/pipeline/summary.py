@@ -63,6 +63,7 @@ def source_summary(run, *, wall: float, setup_s: float | None, started: str, ext
         "warmup_ms": {k: round(v, 1) for k, v in stats.first.items()},
         "unique_identities": len(run.ids_seen),
         "detections": run.n_dets,
+        "crops_embedded": run.n_crops,  # detections the encoder embedded (TrackerConfig.embed_policy)
         "track_rows": run.n_tracks,  # rows written (MOT file, tracks.jsonl), interpolated ones included
         "interpolated_rows": run.n_interpolated,
         "reid": encoder_report(models.encoder) if models is not None else None,  # what ran; None: motion only

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 CMC_METHODS = (None, "sparse_flow")
+EMBED_POLICIES = ("on_demand", "always")
 
 
 @dataclass
@@ -71,6 +72,16 @@ class TrackerConfig:
     """Largest fused cost accepted when matching tentative tracks to the remaining high-score detections."""
     min_hits: int = 2
     """Matched frames (including the first) before a tentative track is confirmed and gets an ID."""
+
+    # --- which detections are embedded ---
+    embed_policy: str = "on_demand"
+    """``"on_demand"``: embed a high-score detection only where appearance can change a decision or is due
+    (``trackreid.tracking.demand``: near another person or track, not claimed by one settled track, and every
+    ``embed_period``-th frame); the rest are matched by motion. ``"always"``: every high-score detection, every
+    frame. Embeddings given for every row (an (N, 6) array with N embeddings) are all read either way."""
+    embed_period: int = 10
+    """With ``on_demand``, every this-many frames every high-score detection is embedded: fresh features, good views
+    for the identity memory and people seen together for the calibration, for every track at once."""
 
     # --- appearance memory ---
     ema_alpha: float = 0.9
@@ -173,6 +184,10 @@ class TrackerConfig:
             raise ValueError("TrackerConfig: memory_size must be >= 1, memory_ttl >= 0 (0 = forever) and "
                              f"memory_exemplars >= 2 and memory_recall_frames >= 0, got {self.memory_size}, "
                              f"{self.memory_ttl}, {self.memory_exemplars}, {self.memory_recall_frames}")
+        if self.embed_policy not in EMBED_POLICIES:
+            raise ValueError(f"TrackerConfig.embed_policy must be one of {EMBED_POLICIES}, got {self.embed_policy!r}")
+        if int(self.embed_period) < 1:
+            raise ValueError(f"TrackerConfig.embed_period must be >= 1, got {self.embed_period}")
         if self.cmc not in CMC_METHODS:
             raise ValueError(f"TrackerConfig.cmc must be one of {CMC_METHODS}, got {self.cmc!r}")
 

@@ -50,11 +50,13 @@ class TrackStore(ColumnStore):
             self.ex_n[:] = 0
 
     def add(self, mean: np.ndarray, cov: np.ndarray, cls: np.ndarray, score: np.ndarray,
-            feat: np.ndarray | None, box: np.ndarray | None = None, frame: int = 0) -> np.ndarray:
-        """Append ``k`` tentative tracks (one hit each); returns their row indices."""
+            feat: np.ndarray | None, box: np.ndarray | None = None, frame: int = 0,
+            has_feat: np.ndarray | None = None) -> np.ndarray:
+        """Append ``k`` tentative tracks (one hit each); returns their row indices. ``feat``: their first
+        embeddings, of the rows ``has_feat`` (default: all)."""
         values = dict(mean=mean, cov=cov, cls=cls, score=score, hits=1, born=frame)
         if box is not None:
             values["box"] = box
         if feat is not None and self.dim:
-            values.update(feat=feat, has_feat=True)
+            values.update(feat=feat, has_feat=True if has_feat is None else has_feat)
         return self.append(len(mean), **values)

@@ -3,7 +3,9 @@
 Per frame, :meth:`Tracker.step` runs these steps on stacked arrays (there is no Python loop over tracks):
 
 1. Inputs: the detections validated once (``trackreid.types.Detections``), those scoring below
-   ``track_low_thresh`` dropped; embeddings of the high-score rows (given, or from the tracker's own encoder).
+   ``track_low_thresh`` dropped; embeddings of the high-score rows where appearance is needed
+   (``embed_policy``, ``trackreid.tracking.demand``; given, or from the tracker's own encoder). A detection without
+   one is matched by motion alone.
 2. Predict: Kalman-predict every track at once; optionally move predictions with the camera (``cmc``).
 3. Costs: every cost matrix once, by broadcasting: IoU, cosine distance to each track's feature memory, a spatial
    gate (centre distance in box heights plus a height-ratio check) and the class mask (:class:`Stage1Costs`).
@@ -35,6 +37,7 @@ import numpy as np
 
 from trackreid.tracking.calibration import AppearanceThresholds, DistanceCalibration
 from trackreid.tracking.config import TrackerConfig
+from trackreid.tracking.demand import appearance_needed
 from trackreid.tracking.id_log import IdLog
 from trackreid.tracking.identity import Identified, IdentityResolver
 from trackreid.tracking.kalman import BatchedKalman, cxcywh_to_xyxy, xyxy_to_cxcywh
@@ -93,7 +96,9 @@ class FrameInput:
 
     dets: np.ndarray        # (N, 6) float32, rows scoring >= track_low_thresh
     keep: np.ndarray        # (N,) the caller's row of each detection (det_index)
-    emb: np.ndarray | None  # (N, D) L2-normalised (zero for rows never read), or None (motion only)
+    emb: np.ndarray | None  # (N, D) L2-normalised (zero for rows without one), or None (motion only)
+    has_emb: np.ndarray     # (N,) rows with an embedding (all False without ``emb``)
+    owner: np.ndarray       # (N,) track ID a row without an embedding may only go to (-1: any)
     xyxy: np.ndarray        # (N, 4) float64
     cxcywh: np.ndarray      # (N, 4) float64
     high: np.ndarray        # (N,) score >= track_high_thresh
@@ -243,12 +248,18 @@ class Tracker:
 
     # ------------------------------------------------------------------ embeddings
     def detections(self, detections) -> Detections:
-        """``detections`` (N, 6) validated once, with the rows whose embeddings this tracker reads marked (valid
-        boxes scoring at least ``track_high_thresh``; low-score ones only extend tracks by IoU). Embed
-        ``boxes_to_embed()`` and pass both to :meth:`update`."""
+        """``detections`` (N, 6) validated once, with the rows whose embeddings this tracker reads in the next frame
+        marked: valid boxes scoring at least ``track_high_thresh`` (low-score ones only extend tracks by IoU), with
+        ``embed_policy="on_demand"`` only those where appearance is needed now. Embed ``boxes_to_embed()`` and pass
+        both to the next :meth:`update`."""
         if isinstance(detections, Detections):
             return detections
-        return Detections.of(detections, self.config.track_high_thresh)
+        cfg = self.config
+        d = Detections.of(detections, cfg.track_high_thresh)
+        if cfg.embed_policy == "on_demand" and self.tracks.n:
+            d = d.marked(*appearance_needed(self.tracks, self.frame_id + 1, d.dets, d.embed,
+                                            d.dets[:, 4] >= cfg.track_low_thresh, cfg.embed_period, cfg.class_aware))
+        return d
 
     def embed_rows(self, detections) -> np.ndarray:
         """Rows of ``detections`` (as passed to ``update``) whose embeddings the tracker reads."""
@@ -334,14 +345,17 @@ class Tracker:
         cfg = self.config
         d = self.detections(detections)
         dets, keep = d.dets, d.index
+        owner = d.owner if d.owner is not None else np.full(len(dets), -1, np.int64)
         dim = self.tracks.dim or None
         emb = None
+        has_emb = d.embed
         if embeddings is not None and isinstance(detections, Detections):
             part = validate_embeddings(embeddings, int(d.embed.sum()), dim)
             emb = np.zeros((len(dets), part.shape[1]), np.float32)
             emb[d.embed] = part
-        elif embeddings is not None:
+        elif embeddings is not None:   # one for every row: all are read
             emb = validate_embeddings(embeddings, d.given, dim)
+            has_emb, owner = np.ones(len(dets), bool), np.full(len(dets), -1, np.int64)
             if len(keep) != d.given:
                 emb = emb[keep]
         if frame is not None:
@@ -358,18 +372,21 @@ class Tracker:
         if len(dets) and dets[:, 4].min() < cfg.track_low_thresh:
             sel = dets[:, 4] >= cfg.track_low_thresh
             dets, keep = dets[sel], keep[sel]
+            has_emb, owner = has_emb[sel], owner[sel]
             if emb is not None:
                 emb = emb[sel]
         if emb is not None and len(emb) and not self.tracks.dim:
             self.tracks.set_dim(int(emb.shape[1]))
         if emb is not None and (not len(emb) or cfg.appearance_weight <= 0):
             emb = None
+        has_emb = has_emb if emb is not None else np.zeros(len(dets), bool)
+        owner = np.where(has_emb, -1, owner)
         xyxy = dets[:, :4].astype(np.float64)
         memory = cfg.memory and emb is not None
         cover = covered_fraction(xyxy) if (cfg.occlusion_trust or memory) else np.zeros(len(dets))
         trust = 1.0 - cover if cfg.occlusion_trust else np.ones(len(dets))
         good = self._good_views(xyxy, dets[:, 4], cover, frame) if memory else np.zeros(len(dets), bool)
-        return FrameInput(dets, keep, emb, xyxy, xyxy_to_cxcywh(xyxy), dets[:, 4] >= cfg.track_high_thresh,
+        return FrameInput(dets, keep, emb, has_emb, owner, xyxy, xyxy_to_cxcywh(xyxy), dets[:, 4] >= cfg.track_high_thresh,
                           cover, trust, good, self.appearance_thresholds())
 
     def appearance_thresholds(self) -> AppearanceThresholds:
@@ -415,6 +432,11 @@ class Tracker:
         near_ok = (cdist <= cfg.gate_radius) & far_ok | (d_iou < 0.9)
         near_ok &= ~exited[:, None]
         far_ok &= ~exited[:, None]
+        owned = np.flatnonzero(fi.owner >= 0)
+        if len(owned):   # a detection left unembedded as surely one track's goes to that track or to none
+            mine = T.track_id[:n, None] == fi.owner[None, owned]
+            near_ok[:, owned] &= mine
+            far_ok[:, owned] &= mine
         if cfg.class_aware:
             same_cls = T.cls[:n, None] == fi.dets[None, :, 5]
             near_ok &= same_cls
@@ -453,19 +475,20 @@ class Tracker:
             return Stage1Costs(d_iou, fused, np.where(fused <= cfg.match_thresh, fused, GATED), motion_ok, thresh)
         d_app = cosine_distance(T.feat[:n], fi.emb)
         has = T.has_feat[:n]
+        both = has[:, None] & fi.has_emb[None, :]   # pairs with appearance on both sides; the rest is motion only
         lost = T.state[:n] == LOST
-        w = (cfg.appearance_weight * has)[:, None]
+        w = cfg.appearance_weight * both
         fused = (1.0 - w) * d_iou + w * (d_app / thr.scale)
         # appearance vetoes clear mismatches (with occlusion_trust, not for boxes more than half covered) where motion
         # is ambiguous: a pair of a track seen last frame and a box that motion alone would join, with no rival in
         # its row or column, is left to motion; a lost track's prediction is never unambiguous
         by_motion = near_ok & (d_iou <= cfg.match_thresh)
         alone = by_motion & (by_motion.sum(1, keepdims=True) == 1) & (by_motion.sum(0, keepdims=True) == 1)
-        near_ok &= ~(has[:, None] & (fi.trust[None, :] >= 0.5) & (d_app > thr.appearance) & (lost[:, None] | ~alone))
+        near_ok &= ~(both & (fi.trust[None, :] >= 0.5) & (d_app > thr.appearance) & (lost[:, None] | ~alone))
         # only a distinct appearance match may go beyond the IoU rule of motion-only matching; the ratio test runs
-        # over tracks with features and high-score detections (the only embeddings read)
+        # over tracks with features and embedded high-score detections (the only embeddings read)
         distinct = np.zeros(d_app.shape, bool)
-        rows_f, cols_h = np.flatnonzero(has), np.flatnonzero(fi.high)
+        rows_f, cols_h = np.flatnonzero(has), np.flatnonzero(fi.high & fi.has_emb)
         distinct[np.ix_(rows_f, cols_h)] = distinct_pairs(d_app[np.ix_(rows_f, cols_h)],
                                                           cfg.appearance_margin * thr.scale)
         near_ok &= distinct | (d_iou <= cfg.match_thresh)
@@ -479,14 +502,15 @@ class Tracker:
         # re-finding in place: a box where a lost track was last seen (same place, same size) is that person when
         # appearance agrees as for re-identification, with no ratio test (a partial view - an umbrella, the frame
         # edge - may look about as much like someone else in view)
-        refind = self._refind_costs(fi, d_app, lost & ~exited, has)
+        refind = self._refind_costs(fi, d_app, lost & ~exited, both)
         if refind is not None:
             stage1 = np.minimum(stage1, refind)
         return Stage1Costs(d_iou, fused, stage1, motion_ok, thresh)
 
-    def _refind_costs(self, fi: FrameInput, d_app: np.ndarray, lost: np.ndarray, has: np.ndarray):
+    def _refind_costs(self, fi: FrameInput, d_app: np.ndarray, lost: np.ndarray, both: np.ndarray):
         """(n, N) costs of lost tracks re-found where they were last seen (``refind_iou``), GATED elsewhere; None
-        when no pair qualifies."""
+        when no pair qualifies. ``both``: pairs with appearance on both sides (a track with a feature is re-found
+        only by a detection with an embedding that agrees)."""
         cfg = self.config
         T = self.tracks
         if not lost.any() or cfg.refind_iou >= 1.0:
@@ -496,12 +520,13 @@ class Tracker:
         iou_last = iou_matrix(last, fi.xyxy)
         feet = np.abs(fi.xyxy[None, :, 3] - last[:, None, 3]) <= REFIND_FEET * (last[:, 3] - last[:, 1])[:, None]
         ok = (iou_last >= cfg.refind_iou) & feet & fi.high[None, :]
-        ok &= ~(has[rows, None] & (d_app[rows] > fi.thresholds.reid))
+        has = T.has_feat[rows, None]
+        ok &= ~has | (both[rows] & (d_app[rows] <= fi.thresholds.reid))
         if cfg.class_aware:
             ok &= T.cls[rows, None] == fi.dets[None, :, 5]
         if not ok.any():
             return None
-        w = (cfg.appearance_weight * has[rows])[:, None]
+        w = cfg.appearance_weight * both[rows]
         out = np.full(d_app.shape, GATED)
         out[rows] = np.where(ok, (1.0 - w) * (1.0 - iou_last) + w * d_app[rows] / fi.thresholds.scale, GATED)
         return out
@@ -533,7 +558,7 @@ class Tracker:
         T = self.tracks
         if not len(rows):
             return np.zeros(0, bool), _EMPTY_ROWS
-        if fi.emb is not None and cfg.calibrate:
+        if fi.emb is not None and cfg.calibrate and self._calibration_frame():
             self._observe(rows, det_rows, fi)
         z = fi.cxcywh[det_rows]
         s = fi.dets[det_rows, 4].astype(np.float64)
@@ -552,11 +577,19 @@ class Tracker:
         gained = self._update_features(rows, det_rows, fi) if fi.emb is not None else _EMPTY_ROWS
         return promote, gained
 
+    def _calibration_frame(self) -> bool:
+        """Does this frame feed the calibration? Every frame when every detection is embedded; with appearance on
+        demand only those where every one is (``embed_period``): the views embedded in between are the hard ones
+        (people touching, new tracks), whose distances to their tracks would bias the same-person sample."""
+        cfg = self.config
+        return cfg.embed_policy == "always" or self.frame_id % cfg.embed_period == 0
+
     def _observe(self, rows, det_rows, fi: FrameInput) -> None:
         """Feed the calibration: the clear views (high score, at most half covered) of established tracks matched in
         this frame (different people), each against its track's feature so far (the same person)."""
         T = self.tracks
-        clear = (T.state[rows] != TENTATIVE) & fi.high[det_rows] & (fi.cover[det_rows] <= EXEMPLAR_MAX_COVER)
+        clear = ((T.state[rows] != TENTATIVE) & fi.high[det_rows] & fi.has_emb[det_rows]
+                 & (fi.cover[det_rows] <= EXEMPLAR_MAX_COVER))
         if clear.sum() < 1:
             return
         r = rows[clear]
@@ -572,7 +605,7 @@ class Tracker:
         T = self.tracks
         hi = cfg.track_high_thresh
         s = fi.dets[det_rows, 4]
-        sel = s >= hi
+        sel = (s >= hi) & fi.has_emb[det_rows]
         if not sel.all():
             rows, det_rows, s = rows[sel], det_rows[sel], s[sel]
         conf_trust = np.clip((s - hi) / max(1.0 - hi, 1e-6), 0.0, 1.0)
@@ -630,10 +663,11 @@ class Tracker:
         cfg = self.config
         T = self.tracks
         mean, cov = self.kalman.initiate(fi.cxcywh[new_dets])
+        has_emb = fi.has_emb[new_dets]
         rows = T.add(mean, cov, fi.dets[new_dets, 5], fi.dets[new_dets, 4],
-                     None if fi.emb is None else fi.emb[new_dets], fi.dets[new_dets, :4], self.frame_id)
+                     None if fi.emb is None else fi.emb[new_dets], fi.dets[new_dets, :4], self.frame_id, has_emb)
         if fi.emb is not None and self.identity.active:
-            self.identity.offer_views(rows, fi.good[new_dets], fi.emb[new_dets], fi.thresholds.appearance)
+            self.identity.offer_views(rows, fi.good[new_dets] & has_emb, fi.emb[new_dets], fi.thresholds.appearance)
         if not (self.frame_id == 1 or cfg.min_hits <= 1):
             return _EMPTY_OUT, Identified(_EMPTY_ROWS, {}, {})
         T.state[rows] = CONFIRMED
