@@ -8,16 +8,21 @@ Two measurements on the first ``--frames`` frames of a video:
    file). Per-stage ms/frame: decode, detect (shared), then embed and associate for each tracker. BoxMOT's
    embedding time is measured by timing its ReID backend's ``get_features`` inside ``update``; associate is
    the rest of ``update``.
-2. **Our real pipeline, before and after.** ``trackreid.pipeline.run`` as the CLI runs it (background decoding,
-   MOT + JSON lines outputs, annotated video unless ``--no-video``), on the street video and on a crowd video
-   (640x360, 8 real-person sprites walking, rendered by ``trackreid-synth`` with exact ground truth), twice each,
-   side by side: the previous path (stages one after the other, ReID in ONNX Runtime fp32:
-   ``--no-overlap --reid-runtime onnxruntime``) and today's default (detector one frame ahead in its own thread,
-   the default CPU ReID runtime). End-to-end fps, per-stage ms, and IDF1 on the crowd video's ground truth.
+2. **Our real pipeline, appearance on demand vs every detection embedded** (``--compare policy``, the default):
+   ``trackreid.pipeline.run`` as the CLI runs it (background decoding, MOT + JSON lines outputs, annotated video
+   unless ``--no-video``), with ``embed_policy: always`` and with the default ``on_demand``, side by side in one
+   run, on the street video and on the MOT17-09 half (``../shared/data/mot17-09-half``: its frames with the same
+   detector, and with its public detections); end-to-end fps, crops embedded per frame, per-stage ms and, on
+   MOT17-09, IDF1 / HOTA by TrackEval.
+3. ``--compare paths``: the previous path (stages one after the other, ReID in ONNX Runtime fp32:
+   ``--no-overlap --reid-runtime onnxruntime``) against today's default (detector one frame ahead in its own
+   thread, the default CPU ReID runtime), on the street video and a crowd video (640x360, 8 real-person sprites,
+   rendered by ``trackreid-synth`` with exact ground truth).
 
 Usage (CPU, the shared data beside the checkout)::
 
     python benchmarks/pipeline_speed.py --frames 100
+    python benchmarks/pipeline_speed.py --skip-side-by-side --frames 302 --no-video     # the policy table only
     python benchmarks/pipeline_speed.py --device cuda:0 --half --frames 300     # on a GPU
 
 BotSort runs without camera-motion compensation by default, as our tracker does (``--boxmot-cmc`` turns
@@ -139,13 +144,48 @@ def crowd_video(tmp: Path) -> tuple[Path, Path] | None:
     return seq / "CROWD.mp4", seq / "gt" / "gt.txt"
 
 
-def real_pipeline(args, video: Path, path: str) -> dict:
+def real_pipeline(args, video: Path, path: str, **kw) -> dict:
     from trackreid.pipeline import run
 
     out = ROOT / "runs" / "bench" / "pipeline_speed" / f"{video.stem}-{path}"
-    kw = {"reid_weights": args.reid_weights, **PATHS[path]}
-    return run(video, reid=args.reid, detector=args.detector, conf=args.conf, device=args.device, half=args.half,
-               output=out, save_video=not args.no_video, max_frames=args.frames, quiet=True, **kw)
+    kw = {"reid_weights": args.reid_weights, "detector": args.detector, **PATHS.get(path, {}), **kw}
+    return run(video, reid=args.reid, conf=args.conf, device=args.device, half=args.half, output=out,
+               save_video=not args.no_video, max_frames=args.frames, quiet=True, **kw)
+
+
+MOT17_HALF = DATA / "mot17-09-half"
+MOT17_SEQ = "MOT17-09-FRCNN"
+
+
+def compare_policies(args) -> None:
+    """``embed_policy`` always vs on_demand (the default), the same run, each source side by side."""
+    from trackreid.evaluation.mot import evaluate_mot
+
+    sources = [(args.video.stem, args.video, {}, False)]
+    if (MOT17_HALF / MOT17_SEQ / "img1").is_dir():
+        seq = MOT17_HALF / MOT17_SEQ
+        sources += [("MOT17-09 half", seq, {"mot_name": f"{MOT17_SEQ}.txt"}, True),
+                    ("MOT17-09 public", seq, {"mot_name": f"{MOT17_SEQ}.txt", "detector": str(seq / "det" / "det.txt")},
+                     True)]
+    print(f"\nour pipeline, embed_policy always vs on_demand (default), up to {args.frames} frames, "
+          f"outputs{'' if args.no_video else ' incl. annotated video'}; detector {Path(args.detector).name} unless "
+          "public:")
+    print(f"{'source':<17}{'policy':<11}{'fps':>7}{'ratio':>7}{'crops/f':>8}{'of dets':>8}{'IDF1':>7}{'HOTA':>7}"
+          "  ms per frame")
+    for label, src, kw, scored in sources:
+        base = None
+        for policy in ("always", "on_demand"):
+            s = real_pipeline(args, src, f"{label.replace(' ', '_')}-{policy}",
+                              tracker_config={"embed_policy": policy}, **kw)
+            base = base or s["fps"]
+            f1 = hota = f"{'':>7}"
+            if scored:
+                m = evaluate_mot(MOT17_HALF, Path(s["outputs"]["mot"]).parent, sequences=[MOT17_SEQ])["COMBINED"]
+                f1, hota = f"{100 * m['IDF1']:7.2f}", f"{100 * m['HOTA']:7.2f}"
+            crops = s["crops_embedded"]
+            print(f"{label:<17}{policy:<11}{s['fps']:>7.1f}{s['fps'] / base:>6.2f}x{crops / max(s['frames'], 1):>8.2f}"
+                  f"{100 * crops / max(s['detections'], 1):>7.1f}%{f1}{hota}  "
+                  + "  ".join(f"{k} {v:.1f}" for k, v in s["stage_ms"].items()), flush=True)
 
 
 def idf1(summary: dict, gt: Path) -> float:
@@ -201,6 +241,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-pipeline", action="store_true", help="only the side-by-side loop")
     p.add_argument("--no-video", action="store_true", help="pipeline run without the annotated video")
     p.add_argument("--skip-crowd", action="store_true", help="only the street video in the before/after runs")
+    p.add_argument("--compare", choices=("policy", "paths"), default="policy",
+                   help="pipeline runs: embed_policy always vs on_demand (default), or the previous path vs today's")
     p.add_argument("--skip-side-by-side", action="store_true", help="only the before/after pipeline runs")
     args = p.parse_args(argv)
     if not args.video.is_file():
@@ -214,8 +256,9 @@ def main(argv=None) -> int:
           f"{torch.get_num_threads()}, detector {Path(args.detector).name}, reid {args.reid} "
           f"({Path(args.reid_weights).name})")
 
+    compare = compare_policies if args.compare == "policy" else compare_paths
     if args.skip_side_by_side:
-        compare_paths(args)
+        compare(args)
         return 0
     r = side_by_side(args)
     n = len(r["decode"])
@@ -236,7 +279,7 @@ def main(argv=None) -> int:
     print(f"{'identities':<24}" + "".join(f"{c[3]:>16d}" for c in cols))
 
     if not args.skip_pipeline:
-        compare_paths(args)
+        compare(args)
     return 0
 
 
