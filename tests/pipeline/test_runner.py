@@ -122,6 +122,8 @@ def test_real_street_video_with_openvino_detector_and_osnet(shared_data, tmp_pat
     assert s["status"] == "completed" and s["source_info"]["width"] == 1920
     assert set(s["outputs"]) == {"mot", "jsonl", "summary", "video"}
     assert s["detections"] > 302 * 5 and s["unique_identities"] >= 5
+    # appearance on demand: far fewer crops than detections, yet some on every refresh frame
+    assert 302 // 10 <= s["crops_embedded"] < 0.5 * s["detections"]
     # identities persist: most ids live for many frames rather than flickering
     lengths = np.bincount(mot[:, 1].astype(int))[1:]
     assert np.median(lengths[lengths > 0]) >= 30

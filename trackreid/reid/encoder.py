@@ -279,6 +279,7 @@ class Encoder:
         std = torch.tensor(spec.std, dtype=torch.float32)
         self._scale = (1.0 / (255.0 * std)).view(1, 3, 1, 1).to(self.device)
         self._bias = (-mean / std).view(1, 3, 1, 1).to(self.device)
+        self._scale_np, self._bias_np = self._scale.cpu().numpy(), self._bias.cpu().numpy()
         self._pinned: torch.Tensor | None = None
         self._uploaded = None  # CUDA event: the last copy out of the pinned buffer has completed
 
@@ -401,11 +402,24 @@ class Encoder:
             return self._normalise(_roi_align(img, rois, self.input_size, self.sampling_ratio))
         parts = min(torch.get_num_threads(), len(rois) // 4)
         if parts <= 1:
-            return self._normalise(_cut_boxes_cpu(img, rois, self.input_size, self.sampling_ratio))
+            return self._normalise_cpu(_cut_boxes_cpu(img, rois, self.input_size, self.sampling_ratio).numpy())
         pool = _cpu_pool(parts)
         futs = [pool.submit(_cut_boxes_cpu, img, r, self.input_size, self.sampling_ratio)
                 for r in np.array_split(rois, parts)]
-        return self._normalise(torch.cat([f.result() for f in futs]))
+        return self._normalise_cpu(np.concatenate([f.result().numpy() for f in futs]))
+
+    def _normalise_cpu(self, crops: np.ndarray) -> torch.Tensor:
+        """:meth:`_normalise` of CPU crops (N, 3, h, w) in numpy, on the calling thread: the same arithmetic
+        without torch's intra-op threads, which on a busy 2-core machine wait milliseconds for a core right after
+        an inference (the ReID runtime's own threads still spin): 19 ms instead of 1.7 ms per frame measured."""
+        x = crops[:, ::-1] * self._scale_np
+        x += self._bias_np
+        t = torch.from_numpy(x)
+        if self.half:
+            t = t.to(self.dtype)
+        if self.channels_last:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
 
     def preprocess(self, frame: np.ndarray, boxes) -> torch.Tensor:
         """Model-ready crops (N, 3, H, W) of ``boxes`` in ``frame``, cut on the device in one batch."""
