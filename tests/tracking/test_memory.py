@@ -388,3 +388,56 @@ def test_young_track_switches_to_its_remembered_id_and_earlier_rows_can_follow()
     absent(t, 25)                                               # the newcomer's recall window has closed
     assert t.ids_now([ids_by_det(out)[1]])[1].all()
     assert t.ids_now([fresh])[0].tolist() == [old]              # the ID log still knows (crops are filed later)
+
+
+# ---------------------------------------------------------------- search
+def test_shortlist_search_finds_what_an_exhaustive_search_finds(monkeypatch):
+    """Above ``EXACT_IDS`` identities the search scores a shortlist per query (one sketch pass over the store for
+    all queries). On 3,000 identities it gives the exact distances and the decisions of an exhaustive search, for
+    one query and for eight in one call, with skipped IDs and another class left out, also after ``observe``
+    changed exemplars; a store of fewer than ``SHORTLIST`` identities above ``EXACT_IDS`` is scored whole."""
+    from trackreid.tracking import memory
+
+    rng = np.random.default_rng(0)
+    n, k, dim = 3000, 4, 128
+    looks = codes(n, dim=dim, seed=30)
+    ids, cls = np.arange(1, n + 1), (np.arange(n) % 5 == 0).astype(np.float32)
+    mem = IdentityMemory(size=n, exemplars=k)
+    mem.put(ids, unit(looks[:, None] + rng.normal(0, 1 / np.sqrt(dim), (n, k, dim))), cls, np.zeros((n, 4)),
+            np.zeros(n))
+    mem.observe(ids[:300], noisy(looks[:300], rng, noise=1.0), cls[:300], np.zeros((300, 4)), frame=1)
+
+    def search(q, c, skip, exact_ids):
+        monkeypatch.setattr(memory, "EXACT_IDS", exact_ids)
+        return mem.search(q, c, skip_ids=skip)
+
+    def decisions(g):
+        out = np.full(len(g.dist), -1)
+        qi, gj = distinct_matches(g.dist, thresh=0.5, margin=0.05)
+        out[qi] = g.ids[gj]
+        return out
+
+    found = 0
+    for nq in (1, 8, 8):
+        who = rng.choice(n, nq, replace=False)
+        q, c = noisy(looks[who], rng, noise=1.0), cls[who]
+        skip = np.concatenate([ids[who[-1:]], rng.choice(ids, 20)]) if nq > 1 else None
+        g, e = search(q, c, skip, 16), search(q, c, skip, n + 1)
+        assert len(g.ids) <= nq * memory.SHORTLIST < len(e.ids)
+        assert skip is None or not np.isin(g.ids, skip).any()
+        col = np.searchsorted(e.ids, g.ids)                       # e.ids: every identity left, in ID order here
+        assert (e.ids[col] == g.ids).all()
+        np.testing.assert_allclose(g.dist, e.dist[:, col], rtol=0, atol=1e-6)   # other product blocks: rounding
+        own = np.where(np.isinf(g.dist), np.inf, memory.exemplar_distance(q, *mem.views(g.rows, k)))
+        np.testing.assert_allclose(g.dist, own, rtol=0, atol=1e-6)              # the kept means are up to date
+        back = np.ones(nq, bool) if skip is None else ~np.isin(ids[who], skip)  # own identity is a candidate
+        np.testing.assert_array_equal(g.ids[g.dist.argmin(1)][back], e.ids[e.dist.argmin(1)][back])
+        assert (decisions(g) == decisions(e)).all()
+        found += int((decisions(g) == ids[who]).sum())
+    assert found >= 10
+
+    small = IdentityMemory(size=40, exemplars=1)
+    small.put(ids[:40], looks[:40, None], np.zeros(40), np.zeros((40, 4)), np.zeros(40))
+    monkeypatch.setattr(memory, "EXACT_IDS", 8)
+    g = small.search(looks[:2], [0, 0], skip_ids=[3])
+    assert sorted(g.ids.tolist()) == [i for i in range(1, 41) if i != 3]

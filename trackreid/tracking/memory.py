@@ -2,10 +2,10 @@
 
 :class:`IdentityMemory` is a bounded store of identities, independent of any one tracker: each entry holds an ID, a
 class, ``K`` appearance exemplars (slot 0 the track's smoothed feature, the others a diverse set of confident,
-unoccluded views), the last box and the frame it was last seen (columns of a
+unoccluded views), their mean, the last box and the frame it was last seen (columns of a
 :class:`~trackreid.tracking.store.ColumnStore`). ``put`` inserts or replaces entries by ID, ``search`` returns
-cosine distances from query embeddings to every candidate identity (one matrix product), :func:`distinct_matches`
-applies the matching rule to them, and ``save``/``load`` keep the store across restarts (``.npz``, no pickle).
+cosine distances from query embeddings to the candidate identities, :func:`distinct_matches` applies the matching
+rule to them, and ``save``/``load`` keep the store across restarts (``.npz``, no pickle).
 Several trackers may share one store (a multi-camera identity bank): IDs come from ``allocate_ids`` so they never
 collide, and a tracker leaves the IDs it holds itself out of ``search`` (``skip_ids``) and lets the people in its
 view compete in the ratio test without ever being taken (``eligible``), so that two tracks seen at the same time in
@@ -18,10 +18,17 @@ match.
 
 An identity's distance to a query is the cosine distance to the mean of its exemplars: because the exemplars are
 chosen for diversity, the mean weighs every view seen (front, side, near, far) alike instead of the most frequent
-one, and it is steadier than the nearest single exemplar, which lets look-alikes through. Search cost: exact (one
-product over all identity means) up to ``EXACT_IDS`` identities; above that a coarse pass over a 64-d random
-projection of the means picks ``SHORTLIST`` candidates per query, which are then scored exactly
-(``benchmarks/memory_speed.py`` measures the time and how often the shortlist agrees with the exact search).
+one, and it is steadier than the nearest single exemplar, which lets look-alikes through.
+
+Search cost: a search runs in the frame loop, so it must stay cheap on any CPU with a full store, whatever the number
+of queries. Each identity's L2-normalised mean is kept with its 64-d random projection (``sketch``), updated by
+``put`` and ``observe``, so a search reads one row per candidate, not K exemplars. Up to ``EXACT_IDS`` identities
+every mean is scored. Above that, one product of all the frame's queries with every sketch picks each query's
+``SHORTLIST`` best, and the union of these is scored exactly against every query (the matching rule compares a
+candidate's distance to all queries). The best are found without partitioning each query's row of scores: a
+threshold taken over the maxima of groups of rows passes a few more than needed, and only those are sorted.
+Products run in blocks on the calling thread (``_BLOCK_MACS``). ``benchmarks/memory_speed.py`` measures the time
+beside an exhaustive search and how often the two decide alike.
 """
 from __future__ import annotations
 
@@ -44,7 +51,10 @@ SKETCH_DIM = 64
 """Dimension of the random projection used for the shortlist."""
 _BLOCK_MACS = 200_000
 """Products are cut into blocks of at most this many multiply-adds, which OpenBLAS runs on the calling thread:
-waking its thread pool for a few queries costs tens of milliseconds on a busy CPU."""
+waking its thread pool for a few queries costs tens of milliseconds on a busy CPU. A single row is doubled, as a
+matrix-vector product may be threaded from a smaller size (9,216 multiply-adds in OpenBLAS's sources)."""
+_GROUPS_PER_PICK = 4
+"""The shortlist's threshold is taken over this many groups of rows per candidate picked (see ``_shortlist``)."""
 MIN_EXEMPLAR_GAP = 0.02
 """A new exemplar closer than this (cosine distance) to one already kept adds nothing and is skipped."""
 FILE_VERSION = 1
@@ -75,7 +85,12 @@ class Identities(NamedTuple):
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b.T`` for a few rows ``a`` (Q, D) against many ``b`` (N, D), single-threaded in blocks."""
+    """``a @ b.T`` for a few rows ``a`` (Q, D) against many ``b`` (N, D), single-threaded in blocks (a single row on
+    either side is doubled: as a matrix-vector product OpenBLAS would use its threads, see ``_BLOCK_MACS``)."""
+    if len(a) == 1 < len(b):
+        return similarity(np.concatenate([a, a]), b)[:1]
+    if len(b) == 1 < len(a):
+        return similarity(a, np.concatenate([b, b]))[:, :1]
     out = np.empty((len(a), len(b)), np.result_type(a, b))
     step = max(1, _BLOCK_MACS // max(1, len(a) * a.shape[1]))
     for i in range(0, len(b), step):
@@ -182,7 +197,8 @@ class IdentityMemory:
             "count": (np.int32, (), 0),           # valid exemplar slots
             "box": (np.float32, (4,), 0.0),
             "last_seen": (np.int64, (), 0),
-            "sketch": (np.float32, (SKETCH_DIM,), 0.0),  # exemplar means projected by ``_proj`` (shortlist)
+            "mean": (np.float32, (0,), 0.0),             # L2-normalised exemplar mean (what ``search`` scores)
+            "sketch": (np.float32, (SKETCH_DIM,), 0.0),  # ``mean`` projected by ``_proj`` (shortlist)
         }, min_capacity=64, max_capacity=self.size)
 
     def _set_dim(self, dim: int) -> None:
@@ -193,10 +209,15 @@ class IdentityMemory:
             self.dim = dim
             rng = np.random.default_rng(0)
             self._proj = np.linalg.qr(rng.standard_normal((dim, SKETCH_DIM)))[0].astype(np.float32)
-            self._store.set_shape(ex=(self.k, dim), sketch=(self._proj.shape[1],))
+            self._store.set_shape(ex=(self.k, dim), mean=(dim,), sketch=(self._proj.shape[1],))
 
     def __len__(self) -> int:
         return self.n
+
+    def _sketch(self, v: np.ndarray) -> np.ndarray:
+        """Random projections (M, S) of exemplar means ``v`` (M, D): a frame's few on the calling thread (see
+        ``_BLOCK_MACS``), a file's many in one product."""
+        return similarity(v, self._proj.T) if len(v) * v.shape[1] <= _BLOCK_MACS else v @ self._proj
 
     @property
     def nbytes(self) -> int:
@@ -249,10 +270,11 @@ class IdentityMemory:
             keep = np.ones(self.n, bool)
             keep[old] = False
             self._store.keep(keep, stable=False)
+        mean = exemplar_mean(ex)
         self._store.append(m, ids=ids, cls=np.asarray(cls, np.float32).reshape(-1), ex=ex, count=counts,
                            box=np.asarray(boxes, np.float32).reshape(m, 4),
-                           last_seen=np.asarray(last_seen, np.int64).reshape(-1),
-                           sketch=exemplar_mean(ex) @ self._proj)
+                           last_seen=np.asarray(last_seen, np.int64).reshape(-1), mean=mean,
+                           sketch=self._sketch(mean))
         self.next_id = max(self.next_id, int(ids.max()) + 1)
 
     def remove(self, ids) -> None:
@@ -288,7 +310,9 @@ class IdentityMemory:
                 self.ex[r], self.count[r] = update_exemplars(self.ex[r], self.count[r], views[old])
             self.box[r] = boxes[old]
             self.last_seen[r] = frame
-            self._store.sketch[r] = exemplar_mean(self.ex[r]) @ self._proj
+            mean = exemplar_mean(self.ex[r])
+            self._store.mean[r] = mean
+            self._store.sketch[r] = self._sketch(mean)
 
     def expire(self, now: int) -> None:
         """Forget entries not seen for more than ``ttl`` frames (no-op when ``ttl`` is 0)."""
@@ -308,20 +332,58 @@ class IdentityMemory:
         if self.n and q.shape[1] != self.dim:
             raise ValueError(f"identity memory: query embeddings are {q.shape[1]}-d, the memory holds {self.dim}-d")
         n = self.n
-        rows = np.arange(n)
-        if skip_ids is not None and n:
-            rows = rows[~np.isin(self.ids[:n], np.asarray(skip_ids, np.int64))]
+        skip = np.unique(np.asarray(skip_ids, np.int64)) if skip_ids is not None else np.empty(0, np.int64)
+        if len(q) and n > EXACT_IDS + len(skip):            # more than EXACT_IDS are left whatever is skipped
+            rows = self._shortlist(q, skip)
+        else:
+            rows = np.flatnonzero(~np.isin(self.ids[:n], skip)) if len(skip) else np.arange(n)
+            if len(q) and len(rows) > EXACT_IDS:
+                rows = self._shortlist(q, skip)
         if len(q) == 0 or len(rows) == 0:
             return Gallery(np.empty(0, np.int64), np.full((len(q), 0), np.inf), np.empty(0, np.int64),
                            np.empty(0, np.int64), np.empty(0, np.float32))
-        if len(rows) > EXACT_IDS:
-            sketch = self._store.sketch
-            coarse = similarity(q @ self._proj, sketch[:n] if len(rows) == n else sketch[rows])
-            top = np.argpartition(-coarse, SHORTLIST - 1, axis=1)[:, :SHORTLIST]
-            rows = rows[np.unique(top)]
-        dist = 1.0 - similarity(q, exemplar_mean(self.ex[:n] if len(rows) == n else self.ex[rows]))
-        dist = np.where(self.cls[rows][None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
-        return Gallery(self.ids[rows].copy(), dist, self.last_seen[rows].copy(), rows, self.cls[rows].copy())
+        dist = 1.0 - similarity(q, self._store.mean[rows])
+        c = self.cls[rows]
+        dist = np.where(c[None, :] == np.asarray(cls, np.float32).reshape(-1, 1), dist, np.inf)
+        return Gallery(self.ids[rows], dist, self.last_seen[rows], rows, c)
+
+    def _shortlist(self, q: np.ndarray, skip: np.ndarray) -> np.ndarray:
+        """Sorted store rows of the union of each query's ``SHORTLIST`` best identities by sketch (IDs in ``skip``
+        left out). One pass for all queries: the sketch scores of every row, then, per query, the ``need``-th
+        largest of the maxima of ``need * _GROUPS_PER_PICK`` groups of rows: at least ``need`` scores reach it and
+        few more do, so only those few are sorted."""
+        n = self.n
+        need = SHORTLIST + len(skip)                        # enough that SHORTLIST remain once ``skip`` is out
+        if need >= n:
+            return np.flatnonzero(~np.isin(self.ids[:n], skip)) if len(skip) else np.arange(n)
+        qq = np.concatenate([q, q]) if len(q) == 1 else q  # two at least: matrix products only (see _BLOCK_MACS)
+        qs = similarity(self._proj.T, qq)                   # (S, Q) the queries' sketches
+        nq = qs.shape[1]
+        groups = min(n, need * _GROUPS_PER_PICK)
+        per = -(-n // groups)
+        score = np.empty((per * groups, nq), np.float32)   # row i is in group i % groups; padding never picked
+        score[n:] = -np.inf
+        sketch = self._store.sketch
+        step = max(1, _BLOCK_MACS // qs.size)
+        for i in range(0, n, step):
+            j = min(i + step, n)
+            np.matmul(sketch[i:j], qs, out=score[i:j])
+        if nq > len(q):
+            nq = len(q)
+            score = np.ascontiguousarray(score[:, :nq])
+        wide = score.reshape(per, groups * nq)
+        best = wide.max(axis=0).reshape(groups, nq)         # every group holds a row of the store
+        floor = np.partition(best, groups - need, axis=0)[groups - need]
+        hit = np.flatnonzero(wide >= np.tile(floor, groups))  # row * nq + query
+        if len(skip):
+            hit = hit[~np.isin(self.ids[hit // nq], skip)]
+        r, j = np.divmod(hit, nq)
+        order = np.lexsort((-score.ravel()[hit], j))        # by query, best first
+        j = j[order]
+        rank = np.arange(len(j)) - np.searchsorted(j, j)
+        pick = np.zeros(n, bool)
+        pick[r[order[rank < SHORTLIST]]] = True
+        return np.flatnonzero(pick)
 
     def views(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The first ``k`` exemplars (R, k, D) of store ``rows`` (from :meth:`search`'s ``Gallery.rows``) and how many
