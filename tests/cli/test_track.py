@@ -122,6 +122,20 @@ def test_usage_errors_exit_2(capsys, tmp_path):
     assert err.startswith("trackreid: error:") and "line" in err and len(err.splitlines()) == 1
 
 
+
+def test_imgsz_takes_n_or_height_width_in_multiples_of_32(capsys, tmp_path):
+    from trackreid.cli.track import build_parser
+
+    parse = lambda *a: build_parser().parse_args(["v.mp4", *a]).imgsz  # noqa: E731
+    assert parse() is None and parse("--imgsz", "480") == 480
+    assert parse("--imgsz", "384,640") == parse("--imgsz", "384x640") == (384, 640)
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "v.mp4"), "--imgsz", "500"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--imgsz: 500 is not a multiple of 32" in err and "use 480 or 512" in err
+
+
 def _part(seq, root, name: str, first: int, last: int, reverse: bool = False):
     """Frames ``first..last`` of ``seq`` as a sequence folder of their own (frames renumbered from 1); ``reverse``
     lists each frame's detections in the opposite order (fresh IDs would then be handed out the other way round)."""

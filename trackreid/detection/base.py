@@ -37,7 +37,7 @@ class CallableDetector:
 
 
 def build_detector(spec="yolo11n.pt", classes=("person",), conf: float = 0.25, device: str = "cpu",
-                   half: bool = False, imgsz: int | None = None, quiet: bool = False):
+                   half: bool = False, imgsz=None, quiet: bool = False):
     """Make a detector from ``spec``.
 
     - a callable: used as it is (its output is validated every frame);
@@ -45,7 +45,8 @@ def build_detector(spec="yolo11n.pt", classes=("person",), conf: float = 0.25, d
     - anything else: an Ultralytics model (``.pt``, ``.onnx``, an OpenVINO ``*_openvino_model/`` folder, or a
       name Ultralytics can download, such as ``yolo11n.pt``), see :class:`YoloDetector`.
 
-    ``classes`` are names or ids to keep (``None`` keeps every class); ``conf`` is the minimum score.
+    ``classes`` are names or ids to keep (``None`` keeps every class); ``conf`` is the minimum score; ``imgsz``
+    the model's input size (an int or ``(height, width)``, multiples of 32; None: the model's own).
     """
     if not (0.0 <= float(conf) <= 1.0):
         raise DetectorError(f"conf: expected a score threshold in [0, 1], got {conf}")

@@ -38,8 +38,10 @@ class YoloDetector:
     """Runs an Ultralytics model on one frame and returns (N, 6) float32 ``x1,y1,x2,y2,score,cls``.
 
     ``classes``: names (``"person"``) or ids to keep, ``None`` for all; ``conf``: minimum score;
-    ``device``: ``"cpu"``, ``"cuda:0"``...; ``half``: fp16 inference (CUDA only); ``imgsz``: inference size
-    (default: the model's own).
+    ``device``: ``"cpu"``, ``"cuda:0"``...; ``half``: fp16 inference (CUDA only); ``imgsz``: inference size, an
+    int (square) or ``(height, width)``, multiples of 32 (default: the model's own). An OpenVINO export with a
+    fixed input runs at ``imgsz`` through a resized copy made once in the cache
+    (:mod:`trackreid.detection.openvino_size`); Ultralytics alone would ignore ``imgsz`` for it.
     """
 
     def __init__(self, model="yolo11n.pt", classes=("person",), conf: float = 0.25, device: str = "cpu",
@@ -52,6 +54,13 @@ class YoloDetector:
                 f"detector {spec!r} does not exist; pass an Ultralytics model file or folder "
                 "(--detector yolo11n.pt | model.onnx | yolov8n_openvino_model/) or a MOT det.txt"
             )
+        from trackreid.detection.openvino_size import check_imgsz, openvino_xml, resized_openvino_model
+
+        size = check_imgsz(imgsz)
+        load = path
+        if size is not None and path.exists() and openvino_xml(path) is not None:
+            load = resized_openvino_model(path, size)  # itself when it already has that size or is dynamic
+        self.model_path = str(load) if path.exists() else spec
         try:
             from ultralytics import YOLO
             from ultralytics.utils import LOGGER
@@ -62,7 +71,7 @@ class YoloDetector:
         LOGGER.setLevel(logging.ERROR)
         try:
             with _torch_threads_kept():
-                self.model = YOLO(str(path) if path.exists() else spec, task="detect")
+                self.model = YOLO(self.model_path, task="detect")
         except ConnectionError as exc:
             raise DetectorError(
                 f"detector {spec!r} is not on this machine and could not be downloaded ({_first_line(exc)}); "
@@ -86,10 +95,10 @@ class YoloDetector:
         self.conf = float(conf)
         self.device = str(device)
         self.half = bool(half) and self.device.startswith("cuda")
-        self.imgsz = imgsz
+        self.imgsz = None if size is None else size[0] if size[0] == size[1] else size
         self._kw = dict(conf=self.conf, classes=self.classes, device=self.device, verbose=False)
-        if self.imgsz:
-            self._kw["imgsz"] = self.imgsz
+        if size is not None:
+            self._kw["imgsz"] = list(size)
         if self.half:  # newer Ultralytics spells fp16 "quantize=16" and warns on every call about "half"
             from ultralytics.cfg import DEFAULT_CFG_DICT
 

@@ -150,7 +150,8 @@ def encoder_fingerprint(encoder) -> str | None:
 
 def detector_report(detector) -> dict:
     """What detector ran, for ``summary.json``: its model (name or path), the file's sha256 prefix when it is one
-    file, and for a model its device and minimum score."""
+    file, and for a model its device, minimum score and, when one was asked for, input size (``imgsz``; with
+    ``model_file``, the resized copy of a fixed-size export that ran)."""
     from trackreid.reid.weights import sha256_file
 
     if isinstance(detector, list):  # one per source: the first one's report, with every model named
@@ -166,4 +167,8 @@ def detector_report(detector) -> dict:
     for key in ("device", "conf"):
         if hasattr(detector, key) and kind == "ultralytics":
             out[key] = getattr(detector, key)
+    if kind == "ultralytics" and getattr(detector, "imgsz", None) is not None:  # None: the model's own size
+        out["imgsz"] = detector.imgsz if isinstance(detector.imgsz, int) else list(detector.imgsz)
+        if getattr(detector, "model_path", name) != name:  # a fixed-size export resized for it
+            out["model_file"] = str(detector.model_path)
     return out

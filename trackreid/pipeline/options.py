@@ -38,8 +38,10 @@ class TrackingOptions:
     """Minimum detection score. Where tracks start moves with it (``trackreid.pipeline.models.start_thresholds``:
     0.5 / 0.6 at 0.25, 0.35 / 0.45 at 0.1) unless the tracker config sets ``track_high_thresh`` or
     ``new_track_thresh``."""
-    imgsz: int | None = None
-    """Detector input size (None: the model's own)."""
+    imgsz: Any = None
+    """Detector input size: an int (square) or ``(height, width)``, multiples of 32 (None: the model's own).
+    Smaller is faster and misses more small people; ``(384, 640)`` runs a fixed-size 640 export on a 16:9 frame
+    without the square letterbox's padding (README, "Detector input size")."""
     device: Any = "auto"
     """``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``."""
     half: bool | None = None
