@@ -35,7 +35,8 @@ def run_site(site_dir: Path, out: Path, cameras: list[str], variant: dict, args)
     StreamsRun([site_dir / c for c in cameras], detector=[str(site_dir / c / "det" / "det.txt") for c in cameras],
                reid=args.reid, reid_weights=args.reid_weights, device=args.device, output=out, quiet=True,
                save_video=False, names=cameras, global_ids=variant["global_ids"],
-               topology=site_dir / "topology.yaml" if variant["topology"] else None).run()
+               topology=site_dir / "topology.yaml" if variant["topology"] else None,
+               tracker_config=args.tracker_config).run()
     m = evaluate_multicam(site_dir, out, cameras, result_ids="global" if variant["global_ids"] else "per_camera")
     return {"cross": m[MULTICAM], "per_camera": statistics.fmean(m[c]["IDF1"] for c in cameras)}
 
@@ -50,6 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--height", type=int, default=540)
     p.add_argument("--reid", default="osnet_x0_25")
     p.add_argument("--reid-weights", default=None, help="default: the model's bundled trained weights")
+    p.add_argument("--tracker-config", default=None, help="a tracker YAML for every camera (e.g. embed_policy: always)")
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     if not (DATA / "mot17-mini").is_dir():
