@@ -7,11 +7,17 @@ Prints
     (all cores, no spinning, rebuilt in memory): the row marked ``(old default)``; the last row is what
     ``build_encoder(reid)`` gives now;
 (2) embedding cost per 1080p frame with 10, 40 and 100 boxes (crop + forward) for the default encoder and the old
-    one, and BoxMOT's ``get_features`` with the cosine agreement of the two feature sets (where BoxMOT is installed).
+    one, and BoxMOT's ``get_features`` with the cosine agreement of the two feature sets (where BoxMOT is installed);
+(3) ``runtime="auto"`` beside every candidate it measures (``trackreid.reid.runtime_choice``: ONNX Runtime fp32,
+    OpenVINO fp32 and, with default weights, the bundled INT8 OpenVINO export, each with the encoder's default
+    threads and streams): crops/s per batch and ms per 1080p frame with 10 boxes, then the auto row (its choice
+    measured afresh, not read from the user's cache, unless ``--cached-choice``) and whether it is the fastest or
+    within 5% of it.
 
   python benchmarks/reid_speed.py                                 # bundled osnet_x0_25 Market-1501 weights
   python benchmarks/reid_speed.py --files q8_openvino_model/,reid_int8.onnx   # exported files as extra rows
   python benchmarks/reid_speed.py --threads 1,2 --batches 1,8,32 --repeats 5 --no-boxmot
+  python benchmarks/reid_speed.py --auto-only --repeats 5          # section (3) only
 
 Calls alternate between configurations call by call, so load from other processes hits them alike; figures are
 medians. Frames come from ``trackreid.synthetic`` (rendered 1080p people, topped up with random person-sized boxes).
@@ -158,6 +164,60 @@ def forward_table(configs, device, batches, repeats, busy: bool) -> dict:
     return res
 
 
+def auto_table(args, device, batches) -> None:
+    """Section (3): the auto choice beside each candidate, built as ``runtime="auto"`` builds them."""
+    from trackreid.reid.encoder import _default_cpu_export, build_encoder
+    from trackreid.reid.models.registry import get_spec
+    from trackreid.reid.runtimes import onnxruntime_available, openvino_available
+
+    if device.type != "cpu":
+        print("\n# runtime='auto' measures CPU runtimes only; on this device it runs torch")
+        return
+    cands = {}
+    if onnxruntime_available():
+        cands["onnxruntime-fp32"] = build_encoder(args.reid, weights=args.weights, device=device, runtime="onnxruntime")
+    if openvino_available():
+        cands["openvino-fp32"] = build_encoder(args.reid, weights=args.weights, device=device, runtime="openvino")
+        fast = _default_cpu_export(get_spec(args.reid).name) if args.weights is None else None
+        if fast is not None:
+            cands["openvino-int8"] = build_encoder(None, weights=fast, device=device)
+    t0 = time.perf_counter()
+    auto = build_encoder(args.reid, weights=args.weights, device=device)
+    build_s = time.perf_counter() - t0
+    choice = auto.runtime_choice or {}
+    chosen = choice.get("chosen") or auto.runtime
+    rows = {**cands, f"**auto** -> {chosen}": auto}
+    configs = [Config(label, enc, enc.threads) for label, enc in rows.items()]
+    fwd = forward_table(configs, device, batches, args.repeats, busy=False)
+    for c in configs:
+        c.enc.batch_size = 64
+    items = make_frames(args.frames, 10, seed=10)
+    frame_ms = time_calls([c.enc for c in configs], items, device, max(1, args.repeats // 2))
+    print(f"\n## runtime='auto' beside its candidates ({auto.threads} threads, {auto.streams} streams; choice "
+          f"{'from the cache' if choice.get('cached') else f'measured in this run, build {build_s:.1f} s'})")
+    head = " | ".join(f"batch {b}" for b in batches)
+    print(f"| candidate | crops/s {head} | ms/crop, mean over batches | ms per 1080p frame, 10 boxes | "
+          "auto's own measurement, ms/crop |")
+    print("|---|" + "---:|" * len(batches) + "---:|---:|---:|")
+    mean_ms = {}
+    for i, c in enumerate(configs):
+        mean_ms[i] = sum(fwd[(i, b)] / b for b in batches) / len(batches)
+        rates = " | ".join(f"{b / fwd[(i, b)] * 1e3:,.0f}" for b in batches)
+        own = choice.get("ms_per_crop", {}).get(c.label)
+        print(f"| {c.label} | {rates} | {mean_ms[i]:.2f} | {frame_ms[i]:.1f} | "
+              f"{f'{own:.2f}' if own is not None else '-'} |")
+    a = len(configs) - 1
+    if a == 0:
+        return
+    for what, vals in (("ms/crop (mean over batches)", mean_ms), ("ms per 1080p frame (10 boxes)",
+                                                                  dict(enumerate(frame_ms)))):
+        best = min(range(a), key=lambda i: vals[i])
+        ratio = vals[a] / vals[best]
+        verdict = ("the fastest" if ratio <= 1.0 else "within 5% of the fastest" if ratio <= 1.05
+                   else f"{(ratio - 1) * 100:.0f}% slower than the fastest")
+        print(f"auto ({chosen}) by {what}: {vals[a]:.2f} against {configs[best].label} {vals[best]:.2f}: {verdict}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reid", default="osnet_x0_25")
@@ -174,8 +234,15 @@ def main(argv=None) -> int:
     p.add_argument("--boxes", default="10,40")
     p.add_argument("--no-boxmot", action="store_true")
     p.add_argument("--no-busy", action="store_true", help="skip the busy-neighbour column")
+    p.add_argument("--auto-only", action="store_true", help="only section (3): runtime='auto' beside its candidates")
+    p.add_argument("--cached-choice", action="store_true",
+                   help="let runtime='auto' use the user's cached choice (default: measure afresh, cache untouched)")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")
+    if not args.cached_choice:
+        import os
+
+        os.environ["TRACKREID_RUNTIME_CACHE"] = "off"
 
     from trackreid.reid.encoder import build_encoder, resolve_torch_device
     from trackreid.reid.runtimes import onnxruntime_available, openvino_available
@@ -188,6 +255,9 @@ def main(argv=None) -> int:
     args.files = [f for f in args.files.split(",") if f]
     args.threads = [int(t) for t in args.threads.split(",") if t] or sorted({1, cores})
     batches = [int(b) for b in args.batches.split(",")]
+    if args.auto_only:
+        auto_table(args, device, batches)
+        return 0
     configs = build_configs(args, device)
     default = build_encoder(args.reid, weights=args.weights, device=device)
     prec = "int8" if "int8" in str(default.weights_report) else "fp32"
@@ -263,6 +333,7 @@ def main(argv=None) -> int:
         else:
             print(f"| {n} | {ours} | - | - | - |")
     tmp.cleanup()
+    auto_table(args, device, batches)
     return 0
 
 

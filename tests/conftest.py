@@ -16,3 +16,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_choice_cache(tmp_path_factory):
+    """runtime="auto"'s measured CPU runtime choice (``trackreid.reid.runtime_choice``) is cached in a file of this
+    session, never the user's cache: each model is measured once per session, then the choice is reused; and it is
+    measured briefly (one timed call at 1 and 8 crops: the tests check how the choice is made and used, not this
+    machine's figures). Tests of the cache itself point it elsewhere."""
+    from trackreid.reid import runtime_choice
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRACKREID_RUNTIME_CACHE", str(tmp_path_factory.mktemp("runtime-choice") / "runtime_choice.json"))
+        mp.setattr(runtime_choice, "CALLS", 1)
+        mp.setattr(runtime_choice, "BATCHES", (1, 8))
+        yield

@@ -193,12 +193,21 @@ def test_cpu_runtimes_give_the_same_features_as_torch(frame, runtime):
     np.testing.assert_allclose(fast(frame, many), torch_enc(frame, many), atol=1e-4)
 
 
-def test_auto_runtime_on_cpu_is_the_first_installed_of_the_measured_order():
+def test_auto_runtime_on_cpu_is_one_of_the_measured_candidates():
+    """runtime="auto" on the CPU runs the installed runtime measured fastest here (trackreid.reid.runtime_choice;
+    tests/reid/test_runtime_choice.py checks the rule and the cache)."""
     import trackreid.reid.encoder as E
 
     model = build_model("osnet_x0_25").eval()
-    expected = next((r for r in E.CPU_AUTO_ORDER if E._AVAILABLE[r]()), "torch")
-    assert Encoder(model, get_spec("osnet_x0_25"), device="cpu").runtime == expected
+    enc = Encoder(model, get_spec("osnet_x0_25"), device="cpu", batch_size=8)
+    installed = [r for r in E.CPU_AUTO_ORDER if E._AVAILABLE[r]()]
+    if not installed:
+        assert enc.runtime == "torch" and enc.runtime_choice is None
+        return
+    choice = enc.runtime_choice
+    assert choice["chosen"] == f"{enc.runtime}-fp32" and enc.runtime in installed
+    assert set(choice["ms_per_crop"]) == {f"{r}-fp32" for r in installed} and choice["batches"] == [1, 8]
+    assert enc.describe()["runtime_choice"] == choice
 
 
 @pytest.mark.parametrize("name", ["bdb", "pmm"])

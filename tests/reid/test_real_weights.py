@@ -117,19 +117,36 @@ def test_default_encoder_is_the_bundled_msmt17_model(shared_data, sets):
     assert default.thresholds.memory_thresh > thresholds_for("osnet_x0_25_market1501").memory_thresh
 
 
-def test_default_cpu_encoder_is_the_checked_int8_export(shared_data, sets):
-    """runtime="auto" on the CPU runs the bundled INT8 OpenVINO export of the same weights: no warning, and on
-    MOT17 ground-truth crops its identity similarities stay within 1 point of PyTorch fp32."""
+def test_default_cpu_encoder_is_the_fastest_checked_candidate(shared_data, sets):
+    """runtime="auto" on the CPU runs the candidate measured fastest on this machine (or the cached choice):
+    ONNX Runtime fp32, OpenVINO fp32 or the bundled INT8 OpenVINO export of the same weights, with no warning. When
+    the INT8 export is chosen it is the sha256-checked bundled file; chosen or not, on MOT17 ground-truth crops its
+    identity similarities stay within 1 point of PyTorch fp32."""
     pytest.importorskip("openvino")
     import warnings
 
     from trackreid.reid.encoder import build_encoder
+    from trackreid.reid.weights import BUNDLED_ROOT, bundled_export
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fast = build_encoder("osnet_x0_25", device="cpu")
-    assert fast.runtime == "openvino" and "int8" in fast.weights_report
-    assert "osnet_x0_25_msmt17" in fast.weights_report
+    choice = fast.runtime_choice
+    ms = choice["ms_per_crop"]
+    assert set(ms) == {"onnxruntime-fp32", "openvino-fp32", "openvino-int8"}
+    assert choice["chosen"] in ms and choice["chosen"].startswith(fast.runtime)
+    if not choice["cached"]:  # measured just now: never slower than ONNX Runtime fp32 by > 5% at any batch size
+        base = choice["ms_per_crop_by_batch"]["onnxruntime-fp32"]
+        assert all(m <= 1.05 * b for m, b in zip(choice["ms_per_crop_by_batch"][choice["chosen"]], base))
+    exp = bundled_export("osnet_x0_25_msmt17", "openvino", "int8")
+    if choice["chosen"] == "openvino-int8":
+        assert fast.runtime == "openvino" and "int8" in fast.weights_report
+        assert "osnet_x0_25_msmt17" in fast.weights_report
+        assert fast.weights_path == BUNDLED_ROOT / exp.folder
+        assert fast.weights_sha256 == next(d for f, d in exp.files.items() if f.endswith(".bin"))
+    else:  # an fp32 runtime of the same weights; the INT8 export's accuracy is still checked below
+        assert fast.describe()["precision"] == "fp32" and fast.weights_name == "osnet_x0_25_msmt17"
+        fast = build_encoder(None, weights=BUNDLED_ROOT / exp.folder, device="cpu")
     ref = build_encoder("osnet_x0_25", device="cpu", runtime="torch")
     assert fast.thresholds == ref.thresholds
     same_q, diff_q, _ = _similarities(fast, sets)

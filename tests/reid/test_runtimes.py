@@ -175,5 +175,5 @@ def test_streams_split_a_batch_and_give_the_one_request_features(runtime):
 
 def test_default_cpu_encoder_runs_one_stream_per_thread():
     pytest.importorskip("openvino")
-    enc = build_encoder("osnet_x0_25", device="cpu", threads=2)
-    assert enc.runtime == "openvino" and enc.streams == 2
+    enc = build_encoder("osnet_x0_25", device="cpu", threads=2)  # whichever runtime was measured fastest here
+    assert enc.runtime_choice["chosen"].startswith(enc.runtime) and enc.streams == 2

@@ -37,7 +37,7 @@ class AdaptConfig:
     checkpoint_every: int = 50  #: steps between two resumable checkpoints (``DIR/adapt_last.pt``)
     seed: int = 0  #: seed of the sampling and augmentation
     export: str = "auto"
-    """After training: ``openvino-int8`` (the CPU runtime the bundled encoder uses), ``onnx``, ``none``, or ``auto``
+    """After training: ``openvino-int8`` (the bundled encoder's INT8 CPU runtime), ``onnx``, ``none``, or ``auto``
     (``openvino-int8`` when OpenVINO and NNCF are installed, else ``none``)."""
 
     def __post_init__(self) -> None:

@@ -4,11 +4,12 @@ Per frame the image goes to the device once (as uint8); every box is cut and res
 ``torchvision.ops.roi_align`` call (bilinear, ``aligned=True``, with adaptive sampling so that large boxes are
 averaged rather than aliased when shrunk), then BGR -> RGB, /255 and the model's mean/std, and one forward per chunk
 of ``batch_size`` crops. On CUDA the network runs in PyTorch, fp16 and channels_last. On the CPU, by default
-(``runtime="auto"``): OSNet x0.25 with its default weights runs the INT8 OpenVINO export bundled with them (when
-OpenVINO is installed; the fastest CPU path measured, checked within 1 point of fp32 rank-1 and identity margin);
-other networks run in ONNX Runtime (an in-memory fp32 ONNX export checked against PyTorch when the encoder is
-built), else OpenVINO, else PyTorch with channels_last; ``runtime=`` picks one (``benchmarks/reid_speed.py``
-measures them all). An exported file (``.onnx``, OpenVINO IR, TensorRT ``.engine``) passed as ``weights`` runs in
+(``runtime="auto"``), the fastest candidate measured on this machine (once per machine, model and batch range, then
+cached; ``trackreid.reid.runtime_choice``): ONNX Runtime fp32 and OpenVINO fp32 (in-memory ONNX exports checked
+against PyTorch when the encoder is built) and, for OSNet x0.25 with its default weights, the INT8 OpenVINO export
+bundled with them (checked within 1 point of fp32 rank-1 and identity margin); with neither runtime installed,
+PyTorch with channels_last. ``runtime=`` picks one without measuring (``benchmarks/reid_speed.py`` measures them
+all). An exported file (``.onnx``, OpenVINO IR, TensorRT ``.engine``) passed as ``weights`` runs in
 its own runtime with the same preprocessing (``trackreid.reid.runtimes``).
 The CPU path runs the same roi_align arithmetic in fp32 (box by box from small regions, spread over the intra-op
 threads, because there converting the whole frame to float costs more than the crops), so features agree within
@@ -77,8 +78,9 @@ def resolve_torch_device(device="auto") -> torch.device:
 _POOL = None
 
 RUNTIMES = ("auto", "torch", "onnxruntime", "openvino")
-# what runtime="auto" picks on the CPU, fastest first (measured with benchmarks/reid_speed.py)
-CPU_AUTO_ORDER = ("onnxruntime", "openvino")  # fp32: ONNX Runtime >= OpenVINO at 1 thread, equal at 2 (2-core CPU)
+# the in-memory fp32 candidates runtime="auto" measures on the CPU (trackreid.reid.runtime_choice); ONNX Runtime is
+# the baseline another candidate must clearly beat
+CPU_AUTO_ORDER = ("onnxruntime", "openvino")
 _AVAILABLE = {"onnxruntime": lambda: _onnxruntime_available(), "openvino": lambda: _openvino_available()}
 _INSTALL = {"onnxruntime": "pip install onnx onnxruntime", "openvino": "pip install onnx openvino"}
 
@@ -206,20 +208,23 @@ class Encoder:
     size. sampling_ratio: roi_align samples per output pixel per axis; 0 (default) adapts to the box size
     (ceil(box / output)), which averages when shrinking large boxes instead of aliasing.
     runtime: what runs ``model``: "torch", "onnxruntime" or "openvino" (CPU only; an in-memory ONNX export), or
-    "auto" (default: on the CPU the first installed of ``CPU_AUTO_ORDER``, else torch). An in-memory graph is
+    "auto" (default: on the CPU the fastest of ``CPU_AUTO_ORDER`` and ``cpu_exports`` measured on this machine,
+    see ``trackreid.reid.runtime_choice``; else torch). An in-memory graph is
     checked against PyTorch on one batch when built; if they disagree (max |diff| > 1e-3) or the export fails,
     the encoder warns and stays on torch. threads: cores the ONNX Runtime / OpenVINO runtime uses (None:
     ``runtimes.default_threads()``, all cores); streams: concurrent inferences splitting each batch, ``threads //
     streams`` threads each (None: one per thread; 1: one inference on every thread, the old way; see
     ``trackreid.reid.runtimes``). runner: a ready runner from
     ``trackreid.reid.runtimes.load_runner`` (an exported file); it decides the runtime and device, ``model`` is
-    then None. thresholds: see the attribute.
+    then None. thresholds: see the attribute. cpu_exports: exported files of the same weights (candidate name ->
+    path) that ``runtime="auto"`` also measures on the CPU; one that wins runs instead of ``model``
+    (``build_encoder`` passes the bundled INT8 export of default weights).
     """
 
     def __init__(self, model: torch.nn.Module | None, spec, device="auto", half: bool | None = None,
                  batch_size: int = 64, sampling_ratio: int = 0, weights_report=None, runtime: str = "auto",
                  threads: int | None = None, runner=None, streams: int | None = None, thresholds=None,
-                 weights_name: str | None = None, weights_path=None):
+                 weights_name: str | None = None, weights_path=None, cpu_exports: dict | None = None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         if runner is None and runtime not in RUNTIMES:
@@ -235,9 +240,8 @@ class Encoder:
                                  "(fp16, channels_last) or 'auto'")
             if not _AVAILABLE[runtime]():
                 raise ValueError(f"runtime {runtime!r} needs its package ({_INSTALL[runtime]})")
-        elif runner is None and runtime == "auto":
-            runtime = next((r for r in CPU_AUTO_ORDER if _AVAILABLE[r]()), "torch") \
-                if self.device.type == "cpu" else "torch"
+        elif runner is None and runtime == "auto" and self.device.type != "cpu":
+            runtime = "torch"
         if half and self.device.type != "cuda":
             warnings.warn(f"half=True is for CUDA; running fp32 on {self.device}", stacklevel=2)
             half = False
@@ -266,8 +270,15 @@ class Encoder:
             self.model = model.eval().to(self.device)
             if self.half:
                 self.model = self.model.half()
-        self._runner = runner if runner is not None else (
-            self._build_runtime(runtime) if runtime in _AVAILABLE else None)
+        self.runtime_choice: dict | None = None
+        """How ``runtime="auto"`` chose the CPU runtime (``trackreid.reid.runtime_choice``): the chosen candidate,
+        ms per crop of each, whether the choice came from the cache; None when a runtime was forced or off the
+        CPU."""
+        if runner is None and runtime == "auto":
+            runner = self._auto_cpu_runner(cpu_exports or {})
+        elif runner is None and runtime in _AVAILABLE:
+            runner = self._build_runtime(runtime)
+        self._runner = runner
         self.runtime = self._runner.name if self._runner is not None else "torch"
         self.streams = getattr(self._runner, "streams", 1)
         # channels_last: faster convolutions with cuDNN fp16 and with oneDNN on CPU (~1.3x for OSNet x0.25 there)
@@ -283,30 +294,80 @@ class Encoder:
         self._pinned: torch.Tensor | None = None
         self._uploaded = None  # CUDA event: the last copy out of the pinned buffer has completed
 
-    def _build_runtime(self, runtime: str):
-        """The in-memory ONNX Runtime / OpenVINO runner for the CPU, checked against PyTorch; None (torch is used)
-        if the export or the runtime fails or the two disagree."""
+    def _auto_cpu_runner(self, exports: dict):
+        """``runtime="auto"`` on the CPU: the runner of the candidate ``trackreid.reid.runtime_choice`` measures
+        fastest here (or has cached): ONNX Runtime / OpenVINO fp32 in-memory exports and ``exports`` (candidate name
+        -> an exported file of the same weights, e.g. the bundled INT8 export); None (torch) when none runs. An
+        exported file that wins replaces the PyTorch model (``weights_path`` / ``weights_report`` name it)."""
+        from functools import partial
+
+        from . import runtime_choice
+
+        graph: dict = {}  # the in-memory ONNX export and PyTorch's check output, made once for both fp32 candidates
+        cands = {f"{r}-fp32": partial(self._build_runtime, r, auto=True, graph=graph)
+                 for r in CPU_AUTO_ORDER if _AVAILABLE[r]()}
+        cands.update({name: partial(self._export_runner, path) for name, path in exports.items()})
+        if not cands:
+            return None
+        batches = sorted({min(b, self.batch_size) for b in runtime_choice.BATCHES})
+        model = {"arch": self.spec.name, "fingerprint": self.fingerprint(), "input_size": list(self.input_size)}
+        choice = runtime_choice.choose(cands, model=model, threads=self.threads,
+                                       streams=_check_streams(self.streams, self.threads),
+                                       input_size=self.input_size, batches=batches)
+        self.runtime_choice = choice.report
+        if choice.name in exports:
+            path = exports[choice.name]
+            self.model = None
+            self.weights_path = Path(os.fspath(path))
+            self._sha256 = None
+            self.weights_report = _file_report(choice.runner.name, choice.runner.info.meta, path)
+        return choice.runner
+
+    def _export_runner(self, path):
+        """A runner for an exported file of this encoder's weights, or None (with a warning) when it cannot run
+        or does not fit (another input or embedding size)."""
+        try:
+            runner = load_runner(path, "cpu", self.threads, self.streams)
+        except ValueError as exc:
+            warnings.warn(f"{exc}; it is left out of the CPU runtime choice", stacklevel=4)
+            return None
+        if tuple(runner.info.input_size) != self.input_size or runner.info.dim != self.dim:
+            warnings.warn(f"{os.fspath(path)} takes {runner.info.input_size} crops and gives {runner.info.dim} "
+                          f"values, not {self.input_size} and {self.dim}; it is left out of the CPU runtime choice",
+                          stacklevel=4)
+            return None
+        return runner
+
+    def _build_runtime(self, runtime: str, auto: bool = False, graph: dict | None = None):
+        """The in-memory ONNX Runtime / OpenVINO runner for the CPU, checked against PyTorch; None (torch is used;
+        with ``auto``, the runtime is left out of the choice) if the export or the runtime fails or the two
+        disagree. ``graph``: a dict keeping the ONNX export and PyTorch's reference output for the next call."""
         from .export import onnx_model_bytes
 
+        instead = "it is left out of the CPU runtime choice" if auto else "the encoder runs in PyTorch instead"
+        memo = {} if graph is None else graph
         try:
-            graph = onnx_model_bytes(self.model, self.input_size)
-            runner = (_OrtRunner(graph, self.threads, where=f"{self.spec.name} (in-memory ONNX)",
+            if "onnx" not in memo:
+                memo["onnx"] = onnx_model_bytes(self.model, self.input_size)
+            runner = (_OrtRunner(memo["onnx"], self.threads, where=f"{self.spec.name} (in-memory ONNX)",
                                  streams=self.streams)
                       if runtime == "onnxruntime" else
-                      _OpenVINORunner(graph, self.threads, where=f"{self.spec.name} (in-memory OpenVINO)",
+                      _OpenVINORunner(memo["onnx"], self.threads, where=f"{self.spec.name} (in-memory OpenVINO)",
                                       streams=self.streams))
         except Exception as exc:  # noqa: BLE001 - any exporter/runtime failure: PyTorch still works
             warnings.warn(f"{self.spec.name} could not run in {runtime} ({type(exc).__name__}: "
-                          f"{' '.join(str(exc).split())[:200]}); the encoder runs in PyTorch instead", stacklevel=3)
+                          f"{' '.join(str(exc).split())[:200]}); {instead}", stacklevel=3)
             return None
         x = torch.randn((2, 3, *self.input_size), generator=torch.Generator().manual_seed(0))
         with torch.inference_mode():
-            ref = torch.nn.functional.normalize(self.model(x).float(), dim=1)
+            if "ref" not in memo:
+                memo["ref"] = torch.nn.functional.normalize(self.model(x).float(), dim=1)
+            ref = memo["ref"]
             got = torch.nn.functional.normalize(runner(x).float(), dim=1)
         diff = float((got - ref).abs().max()) if got.shape == ref.shape else float("inf")
         if not diff <= 1e-3:
-            warnings.warn(f"{runtime} output of {self.spec.name} differs from PyTorch by {diff:.1e}; the encoder "
-                          "runs in PyTorch instead", stacklevel=3)
+            warnings.warn(f"{runtime} output of {self.spec.name} differs from PyTorch by {diff:.1e}; {instead}",
+                          stacklevel=3)
             return None
         return runner
 
@@ -331,13 +392,14 @@ class Encoder:
 
     def describe(self) -> dict:
         """What runs, for ``summary.json``: architecture, embedding size, weights (known name, file, sha256 prefix),
-        runtime, precision and device."""
+        runtime, precision, device, and how ``runtime="auto"`` chose the CPU runtime (``runtime_choice``)."""
         meta = getattr(getattr(self._runner, "info", None), "meta", None) or {}
         digest = self.weights_sha256
         return {"arch": self.spec.name, "dim": self.dim, "weights": self.weights_name,
                 "file": str(self.weights_path) if self.weights_path is not None else None,
                 "sha256": digest[:16] if digest else None, "runtime": self.runtime,
-                "precision": meta.get("precision") or ("fp16" if self.half else "fp32"), "device": str(self.device)}
+                "precision": meta.get("precision") or ("fp16" if self.half else "fp32"), "device": str(self.device),
+                "runtime_choice": self.runtime_choice}
 
     def fingerprint(self) -> str:
         """Which embedding space this encoder's vectors live in: architecture, size and weights (the known name,
@@ -537,9 +599,10 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
           what runs. ``runtime="torch"`` runs an OSNet ``.onnx`` in PyTorch instead (its tensors read back into
           our network by :mod:`trackreid.reid.onnx_checkpoint`).
     device: "auto" (CUDA if usable, else CPU), "cpu", "cuda", "cuda:N". half: fp16 (CUDA only); None = on CUDA.
-    batch_size: crops per forward pass. runtime: "auto" (on the CPU with default weights: their bundled INT8
-        OpenVINO export when there is one and OpenVINO is installed; otherwise ONNX Runtime fp32, else OpenVINO,
-        else torch; see ``CPU_AUTO_ORDER``), "torch", "onnxruntime" or "openvino" (fp32, see :class:`Encoder`).
+    batch_size: crops per forward pass. runtime: "auto" (on the CPU: the fastest of ONNX Runtime fp32, OpenVINO
+        fp32 and, with default weights, their bundled INT8 OpenVINO export, measured once on this machine and
+        cached, see ``trackreid.reid.runtime_choice``; torch when neither runtime is installed; on CUDA torch),
+        "torch", "onnxruntime" or "openvino" (fp32, see :class:`Encoder`; no measuring).
     threads: cores the ONNX Runtime / OpenVINO runtime uses (None: torch's thread count, see
         ``trackreid.reid.runtimes.default_threads``). streams: concurrent inferences each batch is split into
         (None: one per thread, the fastest measured on the CPU; 1: one inference on all threads, as before).
@@ -566,11 +629,10 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
             raise ValueError(f"cannot tell the architecture of {ck.path}; pass it as build_encoder(NAME, ...)")
     spec = get_spec(name)
     dev = resolve_torch_device(device)  # fail on a bad device before loading anything
+    exports = None
     if weights is None and runtime == "auto" and dev.type == "cpu":
-        fast = _default_cpu_export(spec.name)
-        if fast is not None:
-            return _encoder_from_file(spec.name, fast, "cpu", batch_size, sampling_ratio, "auto", threads, half,
-                                      streams)
+        fast = _default_cpu_export(spec.name)  # a candidate of the measured choice (trackreid.reid.runtime_choice)
+        exports = {"openvino-int8": fast} if fast is not None else None
     if weights is None:
         ck = _default_checkpoint(spec.name, allow_unverified)
     if ck is not None and ck.input_size is not None and ck.input_size != tuple(spec.input_size):
@@ -589,12 +651,13 @@ def build_encoder(name: str | None = "osnet_x0_25", weights=None, device="auto",
                    weights_report=report, runtime=runtime, threads=threads, streams=streams,
                    thresholds=None if untrained else stored_thresholds(known, ck.meta if ck is not None else None),
                    weights_name=entry.name if entry is not None else None,
-                   weights_path=ck.path if ck is not None else None)
+                   weights_path=ck.path if ck is not None else None, cpu_exports=exports)
 
 
 def _default_cpu_export(arch: str) -> Path | None:
     """The bundled INT8 OpenVINO export of ``arch``'s default weights (sha256-checked), when there is one and
-    OpenVINO is installed: the fastest CPU runtime measured (``benchmarks/reid_speed.py``), made and checked by
+    OpenVINO is installed: a candidate of ``runtime="auto"``'s measured choice (6.3x ONNX Runtime fp32 on a Xeon
+    with AVX-512 VNNI/AMX, ~1.1x on an AVX2 EPYC; ``benchmarks/reid_speed.py``), made and checked by
     ``trackreid-export --int8`` (rank-1 and identity margin within 1 point of fp32; see ``weights/README.md``)."""
     from .weights import bundled_export, default_weights, verified_export
 
@@ -661,11 +724,16 @@ def _encoder_from_file(name, path, device, batch_size, sampling_ratio, runtime, 
     label = meta.get("arch") or (spec.name if spec is not None else Path(os.fspath(path)).stem)
     spec = ModelSpec(label, runner.info.input_size, tuple(meta.get("mean", IMAGENET_MEAN)),
                      tuple(meta.get("std", IMAGENET_STD)), runner.info.dim)
-    what = f"{meta.get('precision', '')} {fmt} export of {meta['weights']}" if meta.get("weights") else f"{fmt} file"
     from .weights import get_entry
 
     known = meta.get("weights") if isinstance(meta.get("weights"), str) else None
     return Encoder(None, spec, half=half, batch_size=batch_size, sampling_ratio=sampling_ratio, runner=runner,
-                   threads=threads, streams=streams, weights_report=f"{what.strip()} ({os.fspath(path)})",
+                   threads=threads, streams=streams, weights_report=_file_report(fmt, meta, path),
                    thresholds=stored_thresholds(path, meta),
                    weights_name=known if known and get_entry(known) is not None else None, weights_path=path)
+
+
+def _file_report(fmt: str, meta: dict, path) -> str:
+    """The ``weights_report`` of an encoder running an exported file."""
+    what = f"{meta.get('precision', '')} {fmt} export of {meta['weights']}" if meta.get("weights") else f"{fmt} file"
+    return f"{what.strip()} ({os.fspath(path)})"

@@ -10,7 +10,8 @@
 
 Cache folder: ``$TRACKREID_WEIGHTS`` if set, else the platform cache (``$XDG_CACHE_HOME/trackreid/weights`` or
 ``~/.cache/trackreid/weights`` on Linux, ``~/Library/Caches/trackreid/weights`` on macOS,
-``%LOCALAPPDATA%\\trackreid\\weights`` on Windows).
+``%LOCALAPPDATA%\\trackreid\\weights`` on Windows). ``runtime_choice.json`` there holds the CPU runtime
+``runtime="auto"`` measured fastest on this machine (``trackreid.reid.runtime_choice``).
 
 Environment opt-ins (both off by default):
 ``TRACKREID_ALLOW_UNVERIFIED=1`` downloads known files that have no published sha256 (the digest is printed);
