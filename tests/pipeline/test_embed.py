@@ -28,9 +28,21 @@ def test_encoder_sees_only_detections_the_tracker_reads_by_appearance(seq, tmp_p
     det.write_text("\n".join(line.replace(",0.9,", ",0.3,") if i % 3 == 2 else line
                              for i, line in enumerate(lines)) + "\n")
     enc = _CountingEncoder()
-    r = TrackingRun(seq / "SEQ.mp4", reid=enc, detector=det, quiet=True, conf=0.1)
+    r = TrackingRun(seq / "SEQ.mp4", reid=enc, detector=det, quiet=True, conf=0.1,
+                    tracker_config={"embed_policy": "always"})
     results = list(r)
     assert enc.boxes_seen == [2] * FRAMES
     assert r.summary["frames"] == FRAMES and r.summary["unique_identities"] >= 2
     assert all(len(x.detections) == 3 for x in results)
+    assert r.summary["crops_embedded"] == 2 * FRAMES
+
+
+def test_on_demand_embeds_new_tracks_and_refresh_frames_only(seq):
+    """Two walkers far apart: after they are settled, only every ``embed_period``-th frame is embedded; the
+    summary counts the crops."""
+    enc = _CountingEncoder()
+    r = TrackingRun(seq / "SEQ.mp4", reid=enc, detector=seq / "det" / "det.txt", quiet=True)
+    list(r)
+    assert sum(enc.boxes_seen) == r.summary["crops_embedded"] < r.summary["detections"] / 2
+    assert len(enc.boxes_seen) < FRAMES   # frames with nothing to embed make no encoder call
 
