@@ -32,13 +32,16 @@ def run_site(site_dir: Path, out: Path, cameras: list[str], variant: dict, args)
     from trackreid.evaluation.multicam import MULTICAM, evaluate_multicam
     from trackreid.streams import StreamsRun
 
-    StreamsRun([site_dir / c for c in cameras], detector=[str(site_dir / c / "det" / "det.txt") for c in cameras],
+    summary = StreamsRun([site_dir / c for c in cameras], detector=[str(site_dir / c / "det" / "det.txt") for c in cameras],
                reid=args.reid, reid_weights=args.reid_weights, device=args.device, output=out, quiet=True,
                save_video=False, names=cameras, global_ids=variant["global_ids"],
                topology=site_dir / "topology.yaml" if variant["topology"] else None,
                tracker_config=args.tracker_config).run()
     m = evaluate_multicam(site_dir, out, cameras, result_ids="global" if variant["global_ids"] else "per_camera")
-    return {"cross": m[MULTICAM], "per_camera": statistics.fmean(m[c]["IDF1"] for c in cameras)}
+    dets = sum(src.get("detections") or 0 for src in summary["sources"])
+    crops = sum(src.get("crops_embedded") or 0 for src in summary["sources"])
+    return {"cross": m[MULTICAM], "per_camera": statistics.fmean(m[c]["IDF1"] for c in cameras),
+            "crops": crops / max(dets, 1)}
 
 
 def main(argv=None) -> int:
@@ -77,13 +80,14 @@ def main(argv=None) -> int:
                 rows[name].append(r)
                 c = r["cross"]
                 print(f"seed {seed} {name:<22} cross-camera IDF1 {c['IDF1']:.3f} (IDP {c['IDP']:.3f}, "
-                      f"IDR {c['IDR']:.3f})  per-camera IDF1 {r['per_camera']:.3f}", flush=True)
+                      f"IDR {c['IDR']:.3f})  per-camera IDF1 {r['per_camera']:.3f}  crops {100 * r['crops']:.0f}% of "
+                      "detections", flush=True)
             print(f"  (seed {seed}: {time.perf_counter() - t0:.0f} s)", flush=True)
-    print(f"\n{'mean over seeds':<24}{'cross IDF1':>11}{'IDP':>7}{'IDR':>7}{'per-camera IDF1':>17}")
+    print(f"\n{'mean over seeds':<24}{'cross IDF1':>11}{'IDP':>7}{'IDR':>7}{'per-camera IDF1':>17}{'crops':>7}")
     for name, rs in rows.items():
         m = {k: statistics.fmean(r["cross"][k] for r in rs) for k in ("IDF1", "IDP", "IDR")}
         print(f"{name:<24}{m['IDF1']:>11.3f}{m['IDP']:>7.3f}{m['IDR']:>7.3f}"
-              f"{statistics.fmean(r['per_camera'] for r in rs):>17.3f}")
+              f"{statistics.fmean(r['per_camera'] for r in rs):>17.3f}{100 * statistics.fmean(r['crops'] for r in rs):>6.0f}%")
     return 0
 
 

@@ -75,7 +75,7 @@ class _RemoteLinker:
     def attach(self, i: int, run) -> None:
         from collections import OrderedDict
 
-        from trackreid.tracking.global_ids import link_horizon, write_delay
+        from trackreid.tracking.global_ids import link_horizon, want_open_views, write_delay
         from trackreid.tracking.id_log import IdLog
 
         ray, cam, bank = _ray(), self.cams[i], self.bank
@@ -96,6 +96,7 @@ class _RemoteLinker:
                 known.move_to_end(lid)
             while known and next(iter(known.values()))[2] < frame - alias.horizon:
                 known.popitem(last=False)
+            want_open_views(run.tracker, self.cfg, frame, out.ids, np.asarray(final, bool))
             return gids
 
         def state(lids):

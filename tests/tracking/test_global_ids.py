@@ -102,3 +102,28 @@ def test_the_bank_and_the_maps_survive_a_restart_through_arrays():
     assert int(b.bank.allocate_ids(1)[0]) > max(g_door)          # fresh global IDs continue above the old ones
     back = b.link(1, 1, t[:1], feats[:1], np.ones(1, bool))      # the door camera's track 3 shows again
     assert back.tolist() == g_door[:1].tolist()
+
+
+def test_the_linker_asks_for_fresh_views_of_tracks_it_is_still_linking():
+    """With appearance on demand a settled lone walker is embedded only on refresh frames; once a linker is
+    attached, its young (unlinked) track is embedded every ``appearance_every`` frames until its global ID is
+    final, then no more."""
+    from types import SimpleNamespace
+
+    from trackreid import Tracker, TrackerConfig
+
+    tracker = Tracker(TrackerConfig(embed_period=1000))
+    cfg = LinkConfig(settle=40, appearance_every=3)
+    linker = GlobalIdentities(["cam1"], cfg)
+    run = SimpleNamespace(tracker=tracker, relabel=None, hold_rows=lambda *a, **k: None)
+    linker.attach(0, run)
+    code = np.ones((1, 16), np.float32) / 4.0
+    marked = {}
+    for f in range(1, 81):
+        d = tracker.detections(np.array([[100 + 2 * f, 100, 140 + 2 * f, 200, 0.9, 0]], np.float32))
+        marked[f] = bool(d.embed[0])
+        out = tracker.step(d, embeddings=code if d.embed.any() else None)
+        run.relabel(f, out)
+    young = [f for f in range(6, 40) if marked[f]]
+    assert young and all((f - 1) % cfg.appearance_every == 0 for f in young)   # asked after frames 6, 9, 12...
+    assert not any(marked[f] for f in range(45, 81))                          # final: back to on demand

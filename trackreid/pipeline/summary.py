@@ -90,6 +90,7 @@ def source_report(name: str, source, status: str, message: str, frames: int, sum
     report = {"name": name, "source": str(source), "status": status, "message": message, "frames": frames,
               "fps": s.get("fps"), "latency_ms": s.get("latency_ms"),
               "unique_identities": s.get("unique_identities", 0) if summary is not None else None,
+              "detections": s.get("detections"), "crops_embedded": s.get("crops_embedded"),
               "output": str(output) if output else None}
     if "outages" in s:
         report["outages"] = s["outages"]

@@ -52,8 +52,16 @@ class LinkConfig:
     """Most frames a track's rows in the MOT file and ``tracks.jsonl`` wait for its global ID to be final (matched
     to a banked identity, or followed past ``settle`` frames), so no provisional ID reaches those files (None:
     ``settle``; 0: write each frame at once with the IDs known then)."""
+    appearance_every: int = 3
+    """With appearance on demand (``TrackerConfig.embed_policy``), a camera's tracks still compared with the bank
+    (young, unmatched) are embedded every this-many frames (``Tracker.want_appearance``), so their centroids gather
+    views while they are being linked; other boxes only when their own tracker needs them."""
     bank_size: int = 10_000
     """Most global identities kept in the bank (least recently seen forgotten first)."""
+
+    def __post_init__(self) -> None:
+        if int(self.appearance_every) < 1:
+            raise ValueError(f"LinkConfig.appearance_every must be >= 1, got {self.appearance_every}")
 
 
 class Topology:
@@ -224,7 +232,12 @@ class GlobalIdentities:
     def attach(self, cam: int, run) -> None:
         """Make a :class:`~trackreid.pipeline.SourceRun` write global IDs (its ``relabel`` hook), every output that
         records IDs held back until they are final (``SourceRun.hold_rows``)."""
-        run.relabel = lambda frame, out: self.relabel(cam, frame, out)
+        def relabel(frame, out):
+            gids = self.relabel(cam, frame, out)
+            want_open_views(run.tracker, self.cfg, frame, out.ids, self.state(cam, out.ids)[1])
+            return gids
+
+        run.relabel = relabel
         run.hold_rows(lambda lids: self.state(cam, lids), write_delay(self.cfg), rename=False)
 
     def state(self, cam: int, lids) -> tuple[np.ndarray, np.ndarray]:
@@ -423,6 +436,14 @@ class GlobalIdentities:
 def write_delay(cfg: LinkConfig) -> int:
     """Most frames rows wait for their global IDs (``cfg.write_delay``, default ``cfg.settle``)."""
     return int(cfg.settle) if cfg.write_delay is None else int(cfg.write_delay)
+
+
+def want_open_views(tracker, cfg: LinkConfig, frame: int, ids: np.ndarray, final: np.ndarray) -> None:
+    """Every ``cfg.appearance_every`` frames, ask a camera's tracker for a fresh view of its tracks ``ids`` whose
+    global ID is not final yet (``Tracker.want_appearance``; trackers without it are left alone)."""
+    want = getattr(tracker, "want_appearance", None)
+    if want is not None and frame % cfg.appearance_every == 0 and not final.all():
+        want(ids[~final])
 
 
 def link_horizon(cfg: LinkConfig) -> int:

@@ -39,6 +39,7 @@ class TrackStore(ColumnStore):
             "ex_n": (np.int32, (), 0),            # valid rows of ``ex``
             "born": (np.int64, (), 0),            # frame of the first detection
             "recall_until": (np.int64, (), 0),    # a fresh ID may still turn out to be a remembered one until then
+            "want_until": (np.int64, (), 0),      # appearance asked for on every frame until then (want_appearance)
         }, capacity=max(_MIN_CAPACITY, int(capacity)), min_capacity=_MIN_CAPACITY, shrink=True)
 
     def set_dim(self, dim: int) -> None:

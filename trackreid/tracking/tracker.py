@@ -261,6 +261,15 @@ class Tracker:
                                             d.dets[:, 4] >= cfg.track_low_thresh, cfg.embed_period, cfg.class_aware))
         return d
 
+    def want_appearance(self, ids, frames: int = 1) -> None:
+        """Embed the detections of the tracks carrying ``ids`` on each of the next ``frames`` frames, whatever
+        ``embed_policy`` would decide: for a consumer of their appearance that is still deciding about them (the
+        multi-camera linker, while a young track is compared with other cameras' people)."""
+        rows = self._rows_of(np.asarray(ids, np.int64).reshape(-1))
+        rows = rows[rows >= 0]
+        T = self.tracks
+        T.want_until[rows] = np.maximum(T.want_until[rows], self.frame_id + int(frames))
+
     def embed_rows(self, detections) -> np.ndarray:
         """Rows of ``detections`` (as passed to ``update``) whose embeddings the tracker reads."""
         return self.detections(detections).embed_index
