@@ -93,3 +93,8 @@ def test_calibration_learns_on_refresh_frames_only():
 def test_bad_policy_settings_are_refused(bad):
     with pytest.raises(ValueError, match="embed_p"):
         TrackerConfig(**bad)
+
+
+def test_motion_only_asks_for_no_embedding():
+    tracker = Tracker(TrackerConfig(appearance_weight=0.0, embed_policy="always"))
+    assert not tracker.detections(np.array([box(100, 300), box(400, 300)], np.float32)).embed.any()

@@ -256,6 +256,8 @@ class Tracker:
             return detections
         cfg = self.config
         d = Detections.of(detections, cfg.track_high_thresh)
+        if cfg.appearance_weight <= 0:   # motion only: no embedding is ever read
+            return d.marked(np.zeros(len(d), bool))
         if cfg.embed_policy == "on_demand" and self.tracks.n:
             d = d.marked(*appearance_needed(self.tracks, self.frame_id + 1, d.dets, d.embed,
                                             d.dets[:, 4] >= cfg.track_low_thresh, cfg.embed_period, cfg.class_aware))
