@@ -12,8 +12,8 @@ Two measurements on the first ``--frames`` frames of a video:
    ``trackreid.pipeline.run`` as the CLI runs it (background decoding, MOT + JSON lines outputs, annotated video
    unless ``--no-video``), with ``embed_policy: always`` and with the default ``on_demand``, side by side in one
    run, on the street video and on the MOT17-09 half (``../shared/data/mot17-09-half``: its frames with the same
-   detector, and with its public detections); end-to-end fps, crops embedded per frame, per-stage ms and, on
-   MOT17-09, IDF1 / HOTA by TrackEval.
+   detector, and with its public detections), with the default encoder (``--policy-weights`` for others);
+   end-to-end fps, crops embedded per frame, per-stage ms and, on MOT17-09, IDF1 / HOTA by TrackEval.
 3. ``--compare paths``: the previous path (stages one after the other, ReID in ONNX Runtime fp32:
    ``--no-overlap --reid-runtime onnxruntime``) against today's default (detector one frame ahead in its own
    thread, the default CPU ReID runtime), on the street video and a crowd video (640x360, 8 real-person sprites,
@@ -176,7 +176,7 @@ def compare_policies(args) -> None:
         base = None
         for policy in ("always", "on_demand"):
             s = real_pipeline(args, src, f"{label.replace(' ', '_')}-{policy}",
-                              tracker_config={"embed_policy": policy}, **kw)
+                              tracker_config={"embed_policy": policy}, reid_weights=args.policy_weights, **kw)
             base = base or s["fps"]
             f1 = hota = f"{'':>7}"
             if scored:
@@ -241,6 +241,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-pipeline", action="store_true", help="only the side-by-side loop")
     p.add_argument("--no-video", action="store_true", help="pipeline run without the annotated video")
     p.add_argument("--skip-crowd", action="store_true", help="only the street video in the before/after runs")
+    p.add_argument("--policy-weights", default=None,
+                   help="ReID weights of the policy comparison (default: the model's default weights, as a user runs)")
     p.add_argument("--compare", choices=("policy", "paths"), default="policy",
                    help="pipeline runs: embed_policy always vs on_demand (default), or the previous path vs today's")
     p.add_argument("--skip-side-by-side", action="store_true", help="only the before/after pipeline runs")
