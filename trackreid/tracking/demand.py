@@ -33,8 +33,6 @@ CLAIM_IOU = 0.3
 YOUNG_VIEWS = 1
 """A track whose fresh ID may still turn out to be a remembered one (``memory_recall_frames``) is embedded on every
 frame until the identity memory holds this many good views of it (it asks the memory on each new one)."""
-YOUNG_HITS = 0
-YOUNG_EVERY = 1
 RIVAL_IOU = 0.05
 """Boxes overlapping by more than this IoU touch: another track's prediction touching the claimant's, or another
 detection touching the claimant's prediction, makes a claim ambiguous (people side by side may be about to
@@ -60,10 +58,10 @@ def appearance_needed(tracks, frame_id: int, dets: np.ndarray, high: np.ndarray,
     ones, the only embeddings the tracker reads), and the ID of the one track that claims each of the others
     (-1 where none): without an embedding a detection may go to that track only. ``people``: the rows the tracker
     uses at all (rivals); ``tracks``: the tracker's ``TrackStore``."""
-    n, N = tracks.n, len(dets)
-    none = np.full(N, -1, np.int64)
-    if not n or frame_id % max(int(period), 1) == 0 or not high.any():
-        return high.copy(), none
+    n = tracks.n
+    owner = np.full(len(dets), -1, np.int64)
+    if not n or frame_id % period == 0 or not high.any():
+        return high.copy(), owner
     state = tracks.state[:n]
     pred = predicted_boxes(tracks.mean[:n], state)
     xyxy = dets[:, :4].astype(np.float64)
@@ -75,12 +73,11 @@ def appearance_needed(tracks, frame_id: int, dets: np.ndarray, high: np.ndarray,
     near_det = (iou_det > np.maximum(RIVAL_IOU, RIVAL_RATIO * iou_det.max(0))).sum(0)
     near_track = ((iou > np.maximum(RIVAL_IOU, RIVAL_RATIO * iou.max(1))[:, None]).sum(1)
                   + (iou_matrix(pred, pred[~lost]) > RIVAL_IOU).sum(1) - ~lost)     # and tracks in view
-    young = ((tracks.recall_until[:n] >= frame_id) & (tracks.ex_n[:n] < YOUNG_VIEWS)) | ((tracks.hits[:n] < YOUNG_HITS) & (frame_id % YOUNG_EVERY == 0))
+    young = (tracks.recall_until[:n] >= frame_id) & (tracks.ex_n[:n] < YOUNG_VIEWS)
     settled = (state == CONFIRMED) & tracks.has_feat[:n] & ~young & (tracks.want_until[:n] < frame_id)
     sure = (iou >= CLAIM_IOU) & settled[:, None] & (near_track == 1)[:, None] & (near_det == 1)[None, :]
     if class_aware:
         sure &= tracks.cls[:n, None] == dets[None, :, 5]
     claimed = sure.any(0) & high
-    owner = none
     owner[claimed] = tracks.track_id[:n][sure[:, claimed].argmax(0)]
     return high & ~claimed, owner

@@ -397,8 +397,8 @@ class Tracker:
         cover = covered_fraction(xyxy) if (cfg.occlusion_trust or memory) else np.zeros(len(dets))
         trust = 1.0 - cover if cfg.occlusion_trust else np.ones(len(dets))
         good = self._good_views(xyxy, dets[:, 4], cover, frame) if memory else np.zeros(len(dets), bool)
-        return FrameInput(dets, keep, emb, has_emb, owner, xyxy, xyxy_to_cxcywh(xyxy), dets[:, 4] >= cfg.track_high_thresh,
-                          cover, trust, good, self.appearance_thresholds())
+        return FrameInput(dets, keep, emb, has_emb, owner, xyxy, xyxy_to_cxcywh(xyxy),
+                          dets[:, 4] >= cfg.track_high_thresh, cover, trust, good, self.appearance_thresholds())
 
     def appearance_thresholds(self) -> AppearanceThresholds:
         """The appearance thresholds of the next frame: measured on this video (``calibrate``, once enough people
