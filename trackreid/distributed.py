@@ -96,7 +96,7 @@ class _RemoteLinker:
                 known.move_to_end(lid)
             while known and next(iter(known.values()))[2] < frame - alias.horizon:
                 known.popitem(last=False)
-            want_open_views(run.tracker, self.cfg, frame, out.ids, np.asarray(final, bool))
+            want_open_views(run.tracker, self.cfg, frame, out.ids, lambda: final)
             return gids
 
         def state(lids):

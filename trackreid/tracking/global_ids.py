@@ -234,7 +234,7 @@ class GlobalIdentities:
         records IDs held back until they are final (``SourceRun.hold_rows``)."""
         def relabel(frame, out):
             gids = self.relabel(cam, frame, out)
-            want_open_views(run.tracker, self.cfg, frame, out.ids, self.state(cam, out.ids)[1])
+            want_open_views(run.tracker, self.cfg, frame, out.ids, lambda: self.state(cam, out.ids)[1])
             return gids
 
         run.relabel = relabel
@@ -438,11 +438,15 @@ def write_delay(cfg: LinkConfig) -> int:
     return int(cfg.settle) if cfg.write_delay is None else int(cfg.write_delay)
 
 
-def want_open_views(tracker, cfg: LinkConfig, frame: int, ids: np.ndarray, final: np.ndarray) -> None:
+def want_open_views(tracker, cfg: LinkConfig, frame: int, ids: np.ndarray, final) -> None:
     """Every ``cfg.appearance_every`` frames, ask a camera's tracker for a fresh view of its tracks ``ids`` whose
-    global ID is not final yet (``Tracker.want_appearance``; trackers without it are left alone)."""
+    global ID is not final yet (``Tracker.want_appearance``; trackers without it are left alone). ``final``: a
+    function giving (M,) whether each ID is final, called only on those frames."""
     want = getattr(tracker, "want_appearance", None)
-    if want is not None and frame % cfg.appearance_every == 0 and not final.all():
+    if want is None or frame % cfg.appearance_every:
+        return
+    final = np.asarray(final(), bool)
+    if not final.all():
         want(ids[~final])
 
 
