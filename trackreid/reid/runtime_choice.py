@@ -35,7 +35,6 @@ import logging
 import os
 import platform
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -163,24 +162,14 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, entries: dict) -> None:
-    """Atomically: a temporary file beside ``path``, then ``os.replace``. A failure is one log line."""
-    tmp = None
+    """Atomically (``trackreid.io.atomic``). A failure is one log line."""
+    from trackreid.io.atomic import write_json_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"version": CACHE_VERSION, "entries": entries}, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-        tmp = None
+        write_json_atomic(path, {"version": CACHE_VERSION, "entries": entries}, indent=1)
     except OSError as exc:
         log.warning("could not write the ReID runtime choice cache %s (%s); the choice is measured again next time",
                     path, exc)
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 # ---- measurement and rule ------------------------------------------------------------------------------------------
