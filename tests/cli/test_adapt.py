@@ -38,3 +38,24 @@ def test_footage_with_nothing_to_learn_is_refused_in_one_line(tmp_path, capsys):
     code = main([str(seq), "--detector", str(det), "--output", str(tmp_path / "a"), "--device", "cpu"] + QUICK)
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "two people in view together" in err
+
+
+def test_several_sources_each_with_its_det_txt_and_blend_zero_keeps_the_start(tmp_path, capsys):
+    import torch
+
+    from trackreid.adapt.run import start_encoder
+
+    seqs = [make_sequence(tmp_path, name, frames=16, video=False, images=True) for name in ("CAM1", "CAM2")]
+    dets = [str(s / "det" / "det.txt") for s in seqs]
+    out = tmp_path / "adapt"
+    args = [*map(str, seqs), "--detector", *dets, "--output", str(out), "--device", "cpu"]
+    assert main(args + QUICK + ["--blend", "0"]) == 0, capsys.readouterr().err
+    summary = json.loads((out / "adapt.json").read_text())
+    assert [s["frames"] for s in summary["sources"]] == [16, 16] and summary["config"]["blend"] == 0
+    written = torch.load(out / "reid.pt", map_location="cpu", weights_only=False)["state_dict"]
+    start = start_encoder()[1].state_dict
+    assert all(torch.equal(written[k], start[k]) for k in written if written[k].is_floating_point())
+    code = main([*map(str, seqs), "--detector", dets[0], dets[1], dets[0], "--output", str(tmp_path / "b"),
+                 "--device", "cpu"] + QUICK)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and "3 detectors for 2 sources" in err

@@ -32,6 +32,10 @@ class AdaptConfig:
     #: weight of the distillation term, ``1 - cos`` between a crop's new embedding and the starting encoder's (what
     #: it knew about people in general is kept where the tracks do not say otherwise); 0 off
     distill: float = 1.0
+    blend: float = 0.5
+    """Fraction of the trained weights in the weights written; the rest is the starting encoder's (weight-space
+    interpolation, as in robust fine-tuning, WiSE-FT): what the footage taught is kept, and where it says little (new
+    people, other light) the starting encoder still has its say. 1: the trained weights alone; 0: the start."""
     mix: str = ""  #: a labelled crop folder (one sub-folder per identity, or Market-1501 file names) mixed in ("" off)
     mix_every: int = 2  #: with ``mix``: every N-th step is a batch of the labelled set
     checkpoint_every: int = 50  #: steps between two resumable checkpoints (``DIR/adapt_last.pt``)
@@ -53,6 +57,8 @@ class AdaptConfig:
                 raise ValueError(f"AdaptConfig.{name}: expected a fraction in [0, 1], got {getattr(self, name)!r}")
         if not 0 <= self.holdout < 0.9:
             raise ValueError(f"AdaptConfig.holdout: expected a fraction in [0, 0.9), got {self.holdout!r}")
+        if not 0 <= float(self.blend) <= 1:
+            raise ValueError(f"AdaptConfig.blend: expected a fraction in [0, 1], got {self.blend!r}")
         if self.lr <= 0 or self.margin < 0 or self.distill < 0:
             raise ValueError("AdaptConfig: lr must be > 0, margin and distill >= 0")
         if self.export not in ("auto", "openvino-int8", "onnx", "none"):

@@ -8,7 +8,8 @@ Steps (each writes what the next needs, so an interrupted run resumes where it s
    ``DIR/tracking/<source>/``, and crops of every identity are kept at the encoder's input size
    (``DIR/crops.npz``, reused by a resumed run);
 3. labels from the tracks (:mod:`trackreid.adapt.tracklets`), the starting encoder's distances deciding splits;
-4. training (:mod:`trackreid.adapt.trainer`), ``DIR/adapt_last.pt`` every few steps;
+4. training (:mod:`trackreid.adapt.trainer`), ``DIR/adapt_last.pt`` every few steps; the trained weights are
+   blended with the starting ones (``AdaptConfig.blend``);
 5. label-free figures before and after on held-out labels, thresholds for the new encoder at the false-match rates
    the starting one had on the same people, ``DIR/reid.pt`` (a trackreid checkpoint carrying them), the export the
    CPU runtime uses, and ``DIR/adapt.json`` (the summary).
@@ -29,7 +30,7 @@ from trackreid.io.atomic import write_json_atomic
 from .collect import TrackCrops, track_and_collect
 from .config import AdaptConfig
 from .tracklets import Labels, NothingToLearn, build_labels
-from .trainer import LAST, AdaptTrainer, embed_crops
+from .trainer import LAST, AdaptTrainer, blend_weights, embed_crops
 
 CROPS_CACHE = "crops.npz"
 WEIGHTS_NAME = "reid.pt"
@@ -137,6 +138,11 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
     sources = [sources] if isinstance(sources, (str, os.PathLike, int)) else list(sources)
     if not sources:
         raise ValueError("adapt: give at least one source")
+    detectors = tracking.get("detector")
+    if isinstance(detectors, (list, tuple)):  # one per source, in source order (as ``trackreid`` takes them)
+        if len(detectors) != len(sources):
+            raise ValueError(f"adapt: {len(detectors)} detectors for {len(sources)} sources; give one detector for "
+                             "all or one det.txt per source, in source order")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -161,6 +167,8 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
             t0 = time.perf_counter()
             run_dir = out / "tracking" / _source_name(src, taken)
             opts = {"quiet": True, "save_video": False, "device": device, **tracking}
+            if isinstance(detectors, (list, tuple)):
+                opts["detector"] = detectors[i]
             part, summary = track_and_collect(src, i, opts, size, config, run_dir)
             tracking_s += time.perf_counter() - t0
             summaries.append({"source": str(src), "frames": summary.get("frames"), "status": summary.get("status"),
@@ -178,6 +186,7 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
     model = build_model(arch, num_classes=0)
     load_weights(model, ck, arch=arch)
     model = model.to(dev)
+    start_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     tcfg = TransformConfig(height=size[0], width=size[1], mean=tuple(spec.mean), std=tuple(spec.std))
     t0 = time.perf_counter()
     before = embed_crops(model, crops.images, tcfg)
@@ -191,6 +200,7 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
         trainer.resume(last)
         log(f"resumed training at step {trainer.step} from {last}")
     trained = trainer.fit()
+    blend_weights(model, start_state, config.blend)
 
     # 5: figures, thresholds, weights, export, summary
     after = embed_crops(model, crops.images, tcfg)
@@ -217,9 +227,11 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
     return summary
 
 
-def _labelled_crop_set(crops: TrackCrops, labels: Labels, folder: Path, per_label: int = 6) -> Path:
-    """Up to ``per_label`` crops of each label as a Market-1501 layout (its first crop the query, the others the
-    gallery, as another camera): INT8 is calibrated and checked on the camera's own people."""
+def _labelled_crop_set(crops: TrackCrops, labels: Labels, folder: Path, total: int = 300,
+                       per_label: int = 6) -> Path:
+    """About ``total`` crops (at least ``per_label`` of each label where it has them), spread over time, as a
+    Market-1501 layout (each label's first crop the query, the others the gallery, as another camera): INT8 is
+    calibrated and checked on the camera's own people."""
     import cv2
 
     from trackreid.analytics.crops import crop_name
@@ -230,7 +242,8 @@ def _labelled_crop_set(crops: TrackCrops, labels: Labels, folder: Path, per_labe
     for j in range(labels.num_labels):
         rows = np.flatnonzero(labels.label == j)
         rows = rows[np.argsort(crops.frame[rows], kind="stable")]
-        rows = rows[np.linspace(0, len(rows) - 1, min(per_label, len(rows))).round().astype(int)]
+        take = min(max(per_label, -(-total // labels.num_labels)), len(rows))
+        rows = rows[np.unique(np.linspace(0, len(rows) - 1, take).round().astype(int))]
         for n, k in enumerate(rows):
             where, cam = ("query", 0) if n == 0 else ("bounding_box_test", 1)
             cv2.imwrite(str(folder / where / crop_name(j + 1, cam, int(crops.frame[k]))),

@@ -5,8 +5,8 @@ statistics (a batch holds a handful of people from one camera, whose statistics 
 set the encoder learnt from) and a distillation term pulling each crop's embedding towards the starting encoder's
 (``distill``); optionally every ``mix_every``-th batch comes from a labelled set (P identities x K
 crops, every other identity a negative). Crops are held in memory at the encoder's input size, so a step costs
-the network's forward and backward only. Resumable: ``adapt_last.pt`` every ``checkpoint_every`` steps.
-"""
+the network's forward and backward only. Resumable: ``adapt_last.pt`` every ``checkpoint_every`` steps. The weights
+written are the trained ones blended with the starting ones (``blend``, :func:`blend_weights`)."""
 from __future__ import annotations
 
 import time
@@ -32,6 +32,18 @@ def freeze_batchnorm(model: nn.Module) -> nn.Module:
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.eval()
+    return model
+
+
+@torch.no_grad()
+def blend_weights(model: nn.Module, start: dict[str, torch.Tensor], blend: float) -> nn.Module:
+    """``model``'s floating-point parameters and buffers set to ``blend`` x theirs + (1 - ``blend``) x ``start``'s
+    (a state dict of the same architecture: the weights training started from); integer buffers stay. In place."""
+    if blend >= 1.0:
+        return model
+    for name, value in model.state_dict().items():
+        if value.is_floating_point():
+            value.mul_(blend).add_(start[name].to(value.device, value.dtype), alpha=1.0 - blend)
     return model
 
 

@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--batch", type=int, nargs=2, default=[d.identities_per_batch, d.crops_per_identity],
                    metavar=("P", "K"), help="P people x K crops per batch (default "
                    f"{d.identities_per_batch} {d.crops_per_identity})")
+    a.add_argument("--blend", type=float, default=d.blend, metavar="F",
+                   help=f"fraction of the trained weights in reid.pt, the rest the starting encoder's (default "
+                   f"{d.blend}; 1: the trained weights alone)")
     a.add_argument("--min-crops", type=int, default=d.min_crops,
                    help=f"tracks with fewer usable crops are not learnt from (default {d.min_crops})")
     a.add_argument("--holdout", type=float, default=d.holdout,
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--steps: expected a positive number of steps")
         cfg = AdaptConfig(steps=args.steps, lr=args.lr, identities_per_batch=args.batch[0],
                           crops_per_identity=args.batch[1], min_crops=args.min_crops, holdout=args.holdout,
-                          mix=args.mix, export=args.export, seed=args.seed)
+                          blend=args.blend, mix=args.mix, export=args.export, seed=args.seed)
         opts = model_options(args)
         device = opts.pop("device")
         if args.max_frames is not None:
