@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from trackreid.cli.eval import main as eval_main
-from trackreid.evaluation.mot import COMBINED, evaluate_mot, evaluate_mot_arrays
+from trackreid.evaluation.mot import COMBINED, evaluate_mot, evaluate_mot_arrays, with_true_identities
 from trackreid.io.mot import read_mot, write_mot
 
 TUD = ("TUD-Campus", "TUD-Stadtmitte")
@@ -148,6 +148,20 @@ def test_hand_computed_switch_fp_fn():
     # IDF1: best identity matching gt1<->7 (3 frames), gt2<->8 (2 frames): IDTP = 5, 8 gt, 8 predicted boxes.
     assert r["IDF1"] == pytest.approx(2 * 5 / (8 + 8))
 
+
+
+def test_true_identities_remove_switches_but_keep_the_boxes():
+    # the same run as above: perfect identities on its boxes fix the switch; the miss and the stray box stay
+    gt = [_row(t, 1, 0, 0) for t in range(1, 5)] + [_row(t, 2, 100, 0) for t in range(1, 5)]
+    res = [_row(t, 7, 0, 0) for t in range(1, 4)]
+    res += [_row(1, 8, 100, 0), _row(2, 8, 100, 0), _row(3, 9, 100, 0), _row(4, 9, 100, 0)]
+    res += [_row(2, 50, 500, 500), _row(3, 51, 500, 500)]
+    fixed = with_true_identities(np.array(gt), np.array(res))
+    assert len(fixed) == len(res) and np.array_equal(fixed[:, 2:6], np.array(res)[:, 2:6])
+    assert len(np.unique(fixed[-2:, 1])) == 2 and not np.isin(fixed[-2:, 1], [1, 2]).any()  # strays: one ID each
+    r = evaluate_mot_arrays({"s": (np.array(gt), fixed)})["s"]
+    assert (r["FP"], r["FN"], r["IDSW"]) == (2, 1, 0)
+    assert r["IDF1"] == pytest.approx(2 * 7 / (8 + 9))
 
 def test_iou_threshold_controls_matching():
     gt = np.array([_row(1, 1, 0, 0, 10, 10)])

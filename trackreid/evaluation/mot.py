@@ -252,6 +252,30 @@ def evaluate_mot_arrays(
     return evaluate_prepared(prepared, iou_threshold)
 
 
+def with_true_identities(gt_rows, res_rows, iou_threshold: float = 0.5) -> np.ndarray:
+    """``res_rows`` with each box's ID replaced by the identity of the ground-truth box it overlaps (Hungarian per
+    frame, IoU >= ``iou_threshold``; every gt row is a candidate, as in TrackEval's distractor matching); boxes that
+    overlap none keep a unique ID of their own. Scored, it is the ceiling of any identity decision on these boxes:
+    what perfect association would give without changing which boxes exist."""
+    gt = normalise_mot_rows(gt_rows, "gt")
+    res = normalise_mot_rows(res_rows, "results").copy()
+    if not len(res):
+        return res
+    unmatched = np.arange(len(res)) + (gt[:, 1].max() + 1 if len(gt) else 0) + 1
+    out_ids = unmatched.astype(np.float64)
+    for f in np.unique(res[:, 0]):
+        ri = np.flatnonzero(res[:, 0] == f)
+        g = gt[gt[:, 0] == f]
+        if not len(g):
+            continue
+        sim = _iou_xywh(res[ri, 2:6], g[:, 2:6])
+        r, c = linear_sum_assignment(-sim)
+        ok = sim[r, c] >= iou_threshold - np.finfo("float").eps
+        out_ids[ri[r[ok]]] = g[c[ok], 1]
+    res[:, 1] = out_ids
+    return res
+
+
 def read_seq_length(seq_dir) -> int | None:
     """``seqLength`` from ``seq_dir/seqinfo.ini``, or None when the file or key is absent."""
     ini = Path(seq_dir) / "seqinfo.ini"
