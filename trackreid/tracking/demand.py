@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trackreid.tracking.kalman import cxcywh_to_xyxy
 from trackreid.tracking.matching import iou_matrix
 from trackreid.tracking.track import CONFIRMED, LOST
 
@@ -47,9 +48,9 @@ def predicted_boxes(mean: np.ndarray, state: np.ndarray) -> np.ndarray:
     ``Tracker._predict``)."""
     vel = mean[:, 4:8].copy()
     vel[state == LOST, 2:] = 0.0
-    cx, cy, w, h = (mean[:, :4] + vel).T
-    w, h = np.maximum(w, 1.0), np.maximum(h, 1.0)
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    nxt = mean[:, :4] + vel
+    np.maximum(nxt[:, 2:], 1.0, out=nxt[:, 2:])
+    return cxcywh_to_xyxy(nxt)
 
 
 def appearance_needed(tracks, frame_id: int, dets: np.ndarray, high: np.ndarray, people: np.ndarray, period: int,
