@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trackreid.pipeline.options import PipelineError, TrackingOptions
+from trackreid.pipeline.options import PipelineError, TrackingOptions, detectors_per_source
 from trackreid.pipeline.summary import run_summary, source_report, utc_now
 
 __all__ = ["run_on_ray"]
@@ -139,9 +139,7 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
     if opts.memory_file is not None:
         raise PipelineError("--memory-file is not available on Ray yet (every worker would write the file, and the "
                             "global bank lives in an actor); run without --ray to keep the memory in a file")
-    det = opts.detector
-    if isinstance(det, (list, tuple)) and len(det) != len(sources):
-        raise PipelineError(f"detector: {len(det)} detectors for {len(sources)} sources")
+    per_source = detectors_per_source(opts.detector, len(sources))
     started = utc_now()
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
@@ -160,7 +158,8 @@ def run_on_ray(sources, options: TrackingOptions | None = None, *, address: str 
     calls = {}
     t0 = time.perf_counter()
     for g in groups:
-        sub = TrackingOptions.make(opts, detector=[det[i] for i in g] if isinstance(det, (list, tuple)) else det)
+        detector = [per_source[i] for i in g] if per_source is not None else opts.detector
+        sub = TrackingOptions.make(opts, detector=detector)
         w = actor.remote()
         calls[w.run.remote([sources[i] for i in g], [names[i] for i in g], sub, bank, g)] = (w, g)
     reports: dict[int, dict] = {}

@@ -22,7 +22,7 @@ from typing import Generator
 from trackreid.io.sources import Prefetcher, Reconnect, open_source, source_name
 from trackreid.pipeline.embed import embed_many, to_embed
 from trackreid.pipeline.models import build_linker, build_models
-from trackreid.pipeline.options import PipelineError, TrackingOptions
+from trackreid.pipeline.options import PipelineError, TrackingOptions, detectors_per_source
 from trackreid.pipeline.runner import RunClock, Runner
 from trackreid.pipeline.source_run import FrameResult, SourceRun
 from trackreid.pipeline.summary import run_summary, source_report, utc_now
@@ -109,10 +109,7 @@ class StreamsRun(Runner):
         super().__init__(options, **kw)
         if self.options.show:
             raise PipelineError("--show is for one source; a multi-source run writes annotated videos instead")
-        det = self.options.detector
-        if isinstance(det, (list, tuple)) and len(det) != len(sources):
-            raise PipelineError(f"detector: {len(det)} detectors for {len(sources)} sources; give one detector for "
-                                "every source, or one per source in source order")
+        detectors_per_source(self.options.detector, len(sources))  # a list of the wrong length fails here
         self.sources = sources
         self.names = list(names) if names is not None else unique_names(sources)
         if len(self.names) != len(sources) or len(set(self.names)) != len(self.names):
@@ -127,14 +124,14 @@ class StreamsRun(Runner):
 
     def _setup(self):
         o = self.options
-        per_source = isinstance(o.detector, (list, tuple))
-        models = build_models(o, detector=o.detector[0] if per_source else None)
+        per_source = detectors_per_source(o.detector, len(self.sources))
+        models = build_models(o, detector=per_source[0] if per_source else None)
         if per_source:
             from trackreid.detection.base import build_detector
 
             models.detector = [models.detector] + [
                 build_detector(d, classes=o.classes, conf=o.conf, device=models.device, imgsz=o.imgsz, quiet=True)
-                for d in o.detector[1:]]
+                for d in per_source[1:]]
         linker = self._linker
         if self.global_ids and linker is None:
             linker = build_linker(self.names, self.topology, getattr(models.encoder, "thresholds", None))

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from trackreid.io.atomic import write_json_atomic
+from trackreid.pipeline.options import detectors_per_source
 
 from .collect import TrackCrops, track_and_collect
 from .config import AdaptConfig
@@ -138,11 +139,7 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
     sources = [sources] if isinstance(sources, (str, os.PathLike, int)) else list(sources)
     if not sources:
         raise ValueError("adapt: give at least one source")
-    detectors = tracking.get("detector")
-    if isinstance(detectors, (list, tuple)):  # one per source, in source order (as ``trackreid`` takes them)
-        if len(detectors) != len(sources):
-            raise ValueError(f"adapt: {len(detectors)} detectors for {len(sources)} sources; give one detector for "
-                             "all or one det.txt per source, in source order")
+    per_source = detectors_per_source(tracking.get("detector"), len(sources))  # as ``trackreid`` takes them
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -167,8 +164,8 @@ def adapt(sources, output, *, config: AdaptConfig | None = None, resume: bool = 
             t0 = time.perf_counter()
             run_dir = out / "tracking" / _source_name(src, taken)
             opts = {"quiet": True, "save_video": False, "device": device, **tracking}
-            if isinstance(detectors, (list, tuple)):
-                opts["detector"] = detectors[i]
+            if per_source is not None:
+                opts["detector"] = per_source[i]
             part, summary = track_and_collect(src, i, opts, size, config, run_dir)
             tracking_s += time.perf_counter() - t0
             summaries.append({"source": str(src), "frames": summary.get("frames"), "status": summary.get("status"),

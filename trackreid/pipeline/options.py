@@ -146,3 +146,15 @@ class TrackingOptions:
         if not isinstance(options, cls):
             raise PipelineError(f"options: expected a TrackingOptions, got {type(options).__name__}")
         return replace(options, **kw) if kw else options
+
+
+def detectors_per_source(detector, sources: int) -> list | None:
+    """``TrackingOptions.detector`` for a run of ``sources`` sources: the list of one detector per source (a list or
+    tuple, in source order), or None when one detector serves them all; a list of another length is a
+    :class:`PipelineError`."""
+    if not isinstance(detector, (list, tuple)):
+        return None
+    if len(detector) != sources:
+        raise PipelineError(f"detector: {len(detector)} detectors for {sources} sources; give one detector for "
+                            "every source, or one per source in source order")
+    return list(detector)
